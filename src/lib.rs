@@ -1,0 +1,16 @@
+//! ferroprom: a PromQL engine and Prometheus rule evaluator.
+//!
+//! The pipeline is `parser` (text → [`parser::Expr`]) → plan → exec over a pluggable storage; rule
+//! groups, promtool-compatible rule unit tests and the promqltest runner sit on top. See
+//! `ARCHITECTURE.md` for the map.
+//!
+//! ```
+//! let expr = ferroprom::parser::parse("sum by (job) (rate(http_requests_total[5m]))")?;
+//! assert_eq!(expr.to_string(), "sum by (job) (rate(http_requests_total[5m]))");
+//! # Ok::<(), ferroprom::parser::ParseError>(())
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod model;
+pub mod parser;
