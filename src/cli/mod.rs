@@ -1,0 +1,44 @@
+//! Subcommands of the `ferroprom` binary. Each subcommand lives in its own module and returns the
+//! process exit code.
+
+mod expr;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ferroprom: parse, evaluate and test PromQL and Prometheus rules.
+#[derive(Debug, Parser)]
+#[command(name = "ferroprom", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse an expression and print its canonical form.
+    Parse(expr::ExprArgs),
+    /// Parse an expression and print it prettified (100 columns, 2-space indent).
+    Fmt(expr::ExprArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Parse(args) => expr::parse(&args),
+        Command::Fmt(args) => expr::fmt(&args),
+    }
+}
+
+/// Reads `arg`, or standard input when `arg` is `-`.
+fn read_arg_or_stdin(arg: &str) -> std::io::Result<String> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        Ok(arg.to_string())
+    }
+}
