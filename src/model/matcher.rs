@@ -56,12 +56,16 @@ pub struct Matcher {
 
 impl Matcher {
     /// Builds a matcher, compiling the regular expression of `=~`/`!~`.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Matcher, MatcherError> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Matcher, MatcherError> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError(regex_error_text(&e)))?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError(regex_error_text(&e)))?)
+            }
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher { name: name.into(), op, value, re })

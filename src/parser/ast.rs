@@ -162,8 +162,7 @@ pub struct NumberLiteral {
 impl PartialEq for NumberLiteral {
     /// Bitwise equality of the values (so `NaN == NaN`), plus the duration flag.
     fn eq(&self, other: &NumberLiteral) -> bool {
-        (self.value.to_bits() == other.value.to_bits()
-            || (self.value.is_nan() && other.value.is_nan()))
+        (self.value.to_bits() == other.value.to_bits() || (self.value.is_nan() && other.value.is_nan()))
             && self.duration == other.duration
     }
 }
@@ -419,7 +418,9 @@ impl BinaryOp {
         match self {
             BinaryOp::Or => 1,
             BinaryOp::And | BinaryOp::Unless => 2,
-            BinaryOp::Eql | BinaryOp::Neq | BinaryOp::Gtr | BinaryOp::Lss | BinaryOp::Gte | BinaryOp::Lte => 3,
+            BinaryOp::Eql | BinaryOp::Neq | BinaryOp::Gtr | BinaryOp::Lss | BinaryOp::Gte | BinaryOp::Lte => {
+                3
+            }
             BinaryOp::Add | BinaryOp::Sub => 4,
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
             BinaryOp::Pow => 6,
