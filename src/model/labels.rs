@@ -429,7 +429,7 @@ mod tests {
         assert_ne!(a.hash_for_labels(&["a", "b"]), b.hash_for_labels(&["b", "a"]));
         assert_eq!(a.hash_without_labels(&["b"]), b.hash_without_labels(&["b"]));
         assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_eq!(a.hash_without_labels::<&str>(&[]), a.without_metric_name().fingerprint());
+        assert_eq!(a.hash_without_labels(&[] as &[&str]), a.without_metric_name().fingerprint());
     }
 
     #[test]
