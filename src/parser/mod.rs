@@ -6,9 +6,12 @@
 
 pub mod ast;
 mod functions;
+mod prettier;
+mod printer;
 
 pub use ast::*;
 pub use functions::{FUNCTIONS, Function, function};
+pub use prettier::{prettify, prettify_width};
 
 /// Feature switches of the parser, mirroring Prometheus's parser options.
 ///
