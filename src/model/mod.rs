@@ -6,8 +6,8 @@ mod matcher;
 mod stale;
 
 pub use histogram::{
-    BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN,
-    FloatHistogram,
+    BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
+    EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,
 };
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use stale::{NORMAL_NAN_BITS, STALE_NAN, STALE_NAN_BITS, is_stale_nan};
