@@ -23,8 +23,8 @@ pub fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Lss => btos(l < r),
         BinaryOp::Gte => btos(l >= r),
         BinaryOp::Lte => btos(l <= r),
-        // Set operators never reach scalars (the parser rejects them).
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => f64::NAN,
+        // Set and histogram-trim operators never reach scalars (the parser rejects them).
+        _ => f64::NAN,
     }
 }
 
