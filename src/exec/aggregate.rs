@@ -8,7 +8,7 @@ use crate::exec::labels_ops::{grouping_key, grouping_labels};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
 use crate::functions::{kahan_inc, quantile};
-use crate::model::{Labels, format_go_exp};
+use crate::model::{Labels, format_go_g};
 use crate::parser::{AggregateOp, Span};
 
 /// An aggregation operator.
@@ -68,6 +68,13 @@ impl AggregateExec<'_> {
             })
             .collect();
         self.n_groups = keys.len();
+        for (i, m) in inner.iter().enumerate() {
+            if m.drop_name
+                && let Some(o) = out.get_mut(self.group_of[i] as usize)
+            {
+                o.drop_name = true;
+            }
+        }
         let meta: Arc<[SeriesMeta]> = if is_k_op(self.op) { inner.clone() } else { Arc::from(out) };
         if let Some(p) = self.param.as_mut() {
             p.series()?;
@@ -100,14 +107,11 @@ impl AggregateExec<'_> {
                 if min <= -9.223372036854776e18 {
                     return Err(EvalError::msg(format!(
                         "Scalar value {} underflows int64",
-                        format_go_exp(min)
+                        format_go_g(min)
                     )));
                 }
                 if max >= 9.223372036854776e18 {
-                    return Err(EvalError::msg(format!(
-                        "Scalar value {} overflows int64",
-                        format_go_exp(max)
-                    )));
+                    return Err(EvalError::msg(format!("Scalar value {} overflows int64", format_go_g(max))));
                 }
             }
             AggregateOp::LimitRatio => {
@@ -122,7 +126,7 @@ impl AggregateExec<'_> {
                     self.ctx.annotate(Annotation::warning(
                         format!(
                             "ratio value should be between -1 and 1, got {}, capping to 1",
-                            format_go_exp(max)
+                            format_go_g(max)
                         ),
                         self.param_span,
                     ));
@@ -131,7 +135,7 @@ impl AggregateExec<'_> {
                     self.ctx.annotate(Annotation::warning(
                         format!(
                             "ratio value should be between -1 and 1, got {}, capping to -1",
-                            format_go_exp(min)
+                            format_go_g(min)
                         ),
                         self.param_span,
                     ));
@@ -146,13 +150,13 @@ impl AggregateExec<'_> {
                 }
                 if max > 1.0 {
                     self.ctx.annotate(Annotation::warning(
-                        format!("quantile value should be between 0 and 1, got {}", format_go_exp(max)),
+                        format!("quantile value should be between 0 and 1, got {}", format_go_g(max)),
                         self.param_span,
                     ));
                 }
                 if min < 0.0 {
                     self.ctx.annotate(Annotation::warning(
-                        format!("quantile value should be between 0 and 1, got {}", format_go_exp(min)),
+                        format!("quantile value should be between 0 and 1, got {}", format_go_g(min)),
                         self.param_span,
                     ));
                 }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
 
+use crate::exec::Annotation;
 use crate::exec::labels_ops::{SeriesTable, drop_metadata, signature};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
-use crate::functions::{scalar_binop, vector_elem_binop};
+use crate::functions::{HistBinop, hist_binop, scalar_binop, vector_elem_binop};
 use crate::model::Labels;
+use crate::parser::Span;
 use crate::parser::{BinaryOp, Cardinality, VectorMatching};
 
 fn changes_schema(op: BinaryOp) -> bool {
@@ -66,6 +68,15 @@ pub(crate) struct VectorScalarOp<'a> {
     pub(crate) scalar: BoxOp<'a>,
     pub(crate) swap: bool,
     pub(crate) return_bool: bool,
+    pub(crate) span: Span,
+}
+
+fn incompatible(ctx: &ExecContext<'_>, op: BinaryOp, l: &str, r: &str, span: Span) {
+    let o = op.as_str();
+    ctx.annotate(Annotation::info(
+        format!("incompatible sample types encountered for binary operator {o:?}: {l} {o} {r}"),
+        span,
+    ));
 }
 
 impl Operator for VectorScalarOp<'_> {
@@ -111,10 +122,16 @@ impl Operator for VectorScalarOp<'_> {
             let samples = std::mem::take(&mut step.samples);
             let mut out = Vec::with_capacity(samples.len());
             for s in samples {
-                if s.h.is_some() {
-                    return Err(histogram_unsupported(op));
-                }
                 let (lf, rf) = if self.swap { (scalar, s.f) } else { (s.f, scalar) };
+                if let Some(h) = &s.h {
+                    let (lh, rh) = if self.swap { (None, Some(&**h)) } else { (Some(&**h), None) };
+                    match hist_binop(op, lf, rf, lh, rh) {
+                        HistBinop::Histogram(h) => out.push(Sample { id: s.id, f: 0.0, h: Some(h) }),
+                        HistBinop::Incompatible(a, b) => incompatible(self.ctx, op, a, b, self.span),
+                        HistBinop::Keep(_) | HistBinop::Unsupported => return Err(histogram_unsupported(op)),
+                    }
+                    continue;
+                }
                 let (mut value, mut keep) = vector_elem_binop(op, lf, rf);
                 if op.is_comparison() && self.swap {
                     value = rf;
@@ -143,6 +160,7 @@ pub(crate) struct VectorVectorOp<'a> {
     pub(crate) rhs: BoxOp<'a>,
     pub(crate) matching: VectorMatching,
     pub(crate) return_bool: bool,
+    pub(crate) span: Span,
     state: Option<State>,
 }
 
@@ -165,8 +183,9 @@ impl<'a> VectorVectorOp<'a> {
         rhs: BoxOp<'a>,
         matching: VectorMatching,
         return_bool: bool,
+        span: Span,
     ) -> Self {
-        VectorVectorOp { ctx, op, lhs, rhs, matching, return_bool, state: None }
+        VectorVectorOp { ctx, op, lhs, rhs, matching, return_bool, span, state: None }
     }
 
     fn result_labels(&self, many: &Labels, one: &Labels) -> Labels {
@@ -325,20 +344,43 @@ impl<'a> VectorVectorOp<'a> {
         let mut matched: (HashSet<u32>, HashMap<u32, HashSet<u32>>) = (HashSet::new(), HashMap::new());
         let mut out = Vec::new();
         type Matched = (HashSet<u32>, HashMap<u32, HashSet<u32>>);
-        let do_op = |ms: (u32, f64),
-                     os: (u32, f64),
+        type Operand<'x> = (u32, f64, Option<&'x Arc<crate::model::FloatHistogram>>);
+        let do_op = |ms: Operand<'_>,
+                     os: Operand<'_>,
                      sig: u32,
                      out: &mut Vec<Sample>,
                      matched: &mut Matched|
          -> Result<(), EvalError> {
             let (matched_one, matched_many) = matched;
             let (mut fl, mut fr) = (ms.1, os.1);
+            let (mut hl, mut hr) = (ms.2, os.2);
             if swap {
                 std::mem::swap(&mut fl, &mut fr);
+                std::mem::swap(&mut hl, &mut hr);
             }
-            let (mut value, keep) = vector_elem_binop(self.op, fl, fr);
+            let mut hvalue = None;
+            let (mut value, keep) = if hl.is_some() || hr.is_some() {
+                match hist_binop(self.op, fl, fr, hl.map(|h| &**h), hr.map(|h| &**h)) {
+                    HistBinop::Histogram(h) => {
+                        hvalue = Some(h);
+                        (0.0, true)
+                    }
+                    HistBinop::Keep(k) => {
+                        hvalue = hl.cloned();
+                        (0.0, k)
+                    }
+                    HistBinop::Incompatible(a, b) => {
+                        incompatible(self.ctx, self.op, a, b, self.span);
+                        return Ok(());
+                    }
+                    HistBinop::Unsupported => return Err(histogram_unsupported(self.op)),
+                }
+            } else {
+                vector_elem_binop(self.op, fl, fr)
+            };
             if self.return_bool {
                 value = if keep { 1.0 } else { 0.0 };
+                hvalue = None;
             }
             let id = st.out_of.get(&(ms.0, os.0)).copied().unwrap_or(0);
             if m.card == Cardinality::OneToOne {
@@ -353,25 +395,19 @@ impl<'a> VectorVectorOp<'a> {
                 ));
             }
             if keep || self.return_bool {
-                out.push(Sample::float(id, value));
+                out.push(Sample { id, f: value, h: hvalue });
             }
             Ok(())
         };
         for s in &many {
-            if s.h.is_some() {
-                return Err(histogram_unsupported(self.op));
-            }
             let sig = many_sig[s.id as usize];
             match one_by_sig.get(&sig) {
                 Some(o) => {
-                    if o.h.is_some() {
-                        return Err(histogram_unsupported(self.op));
-                    }
-                    do_op((s.id, s.f), (o.id, o.f), sig, &mut out, &mut matched)?;
+                    do_op((s.id, s.f, s.h.as_ref()), (o.id, o.f, o.h.as_ref()), sig, &mut out, &mut matched)?;
                 }
                 None => {
                     if let Some(fill) = m.fill.rhs {
-                        do_op((s.id, s.f), (NONE, fill), sig, &mut out, &mut matched)?;
+                        do_op((s.id, s.f, s.h.as_ref()), (NONE, fill, None), sig, &mut out, &mut matched)?;
                     }
                 }
             }
@@ -387,7 +423,7 @@ impl<'a> VectorVectorOp<'a> {
                 if done {
                     continue;
                 }
-                do_op((NONE, fill), (o.id, o.f), sig, &mut out, &mut matched)?;
+                do_op((NONE, fill, None), (o.id, o.f, o.h.as_ref()), sig, &mut out, &mut matched)?;
             }
         }
         let _ = (many_meta, &st.sig_labels);

@@ -60,6 +60,7 @@ pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<Bo
                     scalar: rhs,
                     swap: false,
                     return_bool: b.return_bool,
+                    span: b.span,
                 }),
                 (ValueType::Scalar, ValueType::Vector) => Box::new(VectorScalarOp {
                     ctx,
@@ -68,6 +69,7 @@ pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<Bo
                     scalar: lhs,
                     swap: true,
                     return_bool: b.return_bool,
+                    span: b.span,
                 }),
                 _ => {
                     let matching = b.matching.clone().unwrap_or(crate::parser::VectorMatching {
@@ -81,7 +83,7 @@ pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<Bo
                         include: Vec::new(),
                         fill: Default::default(),
                     });
-                    Box::new(VectorVectorOp::new(ctx, b.op, lhs, rhs, matching, b.return_bool))
+                    Box::new(VectorVectorOp::new(ctx, b.op, lhs, rhs, matching, b.return_bool, b.span))
                 }
             }
         }

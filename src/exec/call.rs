@@ -459,10 +459,7 @@ impl Operator for HistogramQuantileOp<'_> {
             }
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
                 self.ctx.annotate(Annotation::warning(
-                    format!(
-                        "quantile value should be between 0 and 1, got {}",
-                        crate::model::format_go_exp(q)
-                    ),
+                    format!("quantile value should be between 0 and 1, got {}", crate::model::format_go_g(q)),
                     self.q_span,
                 ));
             }

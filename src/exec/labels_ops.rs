@@ -62,7 +62,8 @@ pub(crate) fn signature(labels: &Labels, on: bool, names: &[String]) -> Labels {
 
 /// Whether `name` is a valid label name (any non-empty UTF-8 string, as in Prometheus 3).
 pub(crate) fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+    // Invalid UTF-8 in a PromQL string literal reaches us as U+FFFD.
+    !name.is_empty() && !name.contains('\u{FFFD}')
 }
 
 /// Expands `template` as Go's `Regexp.ExpandString` does: `$1`, `${1}`, `$name`, `${name}`, and

@@ -386,7 +386,7 @@ fn unsupported(func: RangeFn) -> String {
 
 /// Formats like Go's `%g`.
 pub(crate) fn go_g(v: f64) -> String {
-    crate::model::format_go_exp(v)
+    crate::model::format_go_g(v)
 }
 
 fn avg_over_time(floats: &[FPoint]) -> f64 {
