@@ -183,7 +183,7 @@ impl<'i> Builder<'i> {
                 Rule::metric_name => {
                     let word = part.as_str();
                     if is_reserved_word(word) {
-                        return Err(self.unexpected(part.as_span().start(), Mode::Values));
+                        return Err(self.unexpected(part.as_span().start(), Mode::Start));
                     }
                     name = Some(word.to_string());
                 }
@@ -582,6 +582,8 @@ fn syntax_error(input: &str, err: &pest::error::Error<Rule>) -> SeriesError {
         Rule::minus,
     ]) {
         Mode::Histogram
+    } else if input[..offset].trim_start_matches(lexical::is_space).is_empty() {
+        Mode::Start
     } else {
         Mode::Values
     };
