@@ -10,4 +10,5 @@ pub use histogram::{
     EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,
 };
 pub use matcher::{MatchOp, Matcher, MatcherError};
+pub(crate) use matcher::{is_legacy_label_name, write_quoted};
 pub use stale::{NORMAL_NAN_BITS, STALE_NAN, STALE_NAN_BITS, is_stale_nan};
