@@ -350,7 +350,7 @@ fn write_duration_abs(f: &mut impl Write, mut ms: u64) -> fmt::Result {
         ("ms", 1, false),
     ];
     for (unit, size, only_exact) in UNITS {
-        if only_exact && ms % size != 0 {
+        if only_exact && !ms.is_multiple_of(size) {
             continue;
         }
         let n = ms / size;
