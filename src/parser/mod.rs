@@ -35,11 +35,14 @@ mod syntax;
 
 pub mod ast;
 mod functions;
+mod prettier;
+mod printer;
 pub mod series;
 
 pub use ast::*;
 pub use error::{ParseError, ParseErrorDetail};
 pub use functions::{FUNCTIONS, Function, function};
+pub use prettier::{prettify, prettify_width};
 
 use crate::model::Matcher;
 
