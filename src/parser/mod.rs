@@ -8,6 +8,7 @@ pub mod ast;
 mod functions;
 mod prettier;
 mod printer;
+pub mod series;
 
 pub use ast::*;
 pub use functions::{FUNCTIONS, Function, function};
