@@ -12,6 +12,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod datafile;
 pub mod model;
 pub mod parser;
+pub mod promqltest;
 pub mod storage;

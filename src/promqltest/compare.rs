@@ -1,7 +1,7 @@
 //! How promqltest compares values: floats with a relative tolerance (`util/almost.Equal` with
 //! epsilon 1e-6), native histograms field by field after dropping empty buckets.
 
-use crate::model::{BucketSpan, CounterResetHint, FloatHistogram, format_go_g, is_stale_nan};
+use crate::model::{BucketSpan, FloatHistogram, is_stale_nan};
 
 /// The tolerance promqltest uses.
 pub const DEFAULT_EPSILON: f64 = 0.000001;
@@ -72,7 +72,9 @@ pub fn histograms_match(exp: &FloatHistogram, got: &FloatHistogram, hint_set: bo
     if exp.uses_custom_buckets() && exp.custom_values != got.custom_values {
         return false;
     }
-    if exp.zero_threshold != got.zero_threshold || !almost_equal(exp.zero_count, got.zero_count, DEFAULT_EPSILON) {
+    if exp.zero_threshold != got.zero_threshold
+        || !almost_equal(exp.zero_count, got.zero_count, DEFAULT_EPSILON)
+    {
         return false;
     }
     if !buckets_match(
@@ -87,56 +89,10 @@ pub fn histograms_match(exp: &FloatHistogram, got: &FloatHistogram, hint_set: bo
     !hint_set || exp.counter_reset_hint == got.counter_reset_hint
 }
 
-/// A histogram in the series notation, as Prometheus's `TestExpression` prints it in failure
-/// messages: one span per side, non-zero fields only, numbers as Go's `%g`.
-pub fn histogram_text(h: &FloatHistogram) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if h.schema != 0 {
-        parts.push(format!("schema:{}", h.schema));
-    }
-    for (key, v) in [("count", h.count), ("sum", h.sum), ("z_bucket", h.zero_count), ("z_bucket_w", h.zero_threshold)] {
-        if v != 0.0 {
-            parts.push(format!("{key}:{}", format_go_g(v)));
-        }
-    }
-    if h.uses_custom_buckets() {
-        parts.push(format!("custom_values:[{}]", join_g(&h.custom_values)));
-    }
-    match h.counter_reset_hint {
-        CounterResetHint::Unknown => {}
-        CounterResetHint::CounterReset => parts.push("counter_reset_hint:reset".into()),
-        CounterResetHint::NotCounterReset => parts.push("counter_reset_hint:not_reset".into()),
-        CounterResetHint::Gauge => parts.push("counter_reset_hint:gauge".into()),
-    }
-    for (buckets_key, offset_key, list) in [
-        ("buckets", "offset", bucket_list(&h.positive_spans, &h.positive_buckets)),
-        ("n_buckets", "n_offset", bucket_list(&h.negative_spans, &h.negative_buckets)),
-    ] {
-        let (Some(first), Some(last)) = (list.first(), list.last()) else {
-            continue;
-        };
-        if first.0 != 0 {
-            parts.push(format!("{offset_key}:{}", first.0));
-        }
-        let mut dense = vec![0.0; usize::try_from(last.0 - first.0 + 1).unwrap_or(0)];
-        for (i, c) in &list {
-            if let Some(slot) = usize::try_from(i - first.0).ok().and_then(|k| dense.get_mut(k)) {
-                *slot = *c;
-            }
-        }
-        parts.push(format!("{buckets_key}:[{}]", join_g(&dense)));
-    }
-    format!("{{{{{}}}}}", parts.join(" "))
-}
-
-fn join_g(vs: &[f64]) -> String {
-    vs.iter().map(|v| format_go_g(*v)).collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::STALE_NAN;
+    use crate::model::{CounterResetHint, STALE_NAN};
 
     #[test]
     fn almost() {
@@ -162,7 +118,6 @@ mod tests {
             ..FloatHistogram::default()
         };
         assert!(histograms_match(&a, &b, false));
-        assert_eq!(histogram_text(&b), "{{count:3 buckets:[1 0 2]}}");
         let c = FloatHistogram { counter_reset_hint: CounterResetHint::Gauge, ..b.clone() };
         assert!(histograms_match(&a, &c, false));
         assert!(!histograms_match(&a, &c, true));

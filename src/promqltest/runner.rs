@@ -7,12 +7,12 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
-use super::compare::{DEFAULT_EPSILON, almost_equal, histogram_text, histograms_match};
+use super::compare::{DEFAULT_EPSILON, almost_equal, histograms_match};
 use super::nhcb::convert_classic_histograms;
 use super::script::{Command, Eval, ExpectKind, Load, LoadValue, Script};
-use crate::model::{FloatHistogram, Labels, Sample, Series, Value, format_go_g};
+use crate::model::{FloatHistogram, Labels, Sample, Series, Value, format_float, format_go_g};
 use crate::parser::series::SequenceValue;
-use crate::parser::{self, AtModifier, Expr, ParseOptions};
+use crate::parser::{AtModifier, Expr};
 use crate::storage::{MemStorage, Storage};
 
 /// What a query returned: its value and its annotations.
@@ -32,6 +32,11 @@ pub struct QueryOutput {
 /// start timestamps on, and every experimental parser feature on; an implementation should be
 /// configured the same way to pass them.
 pub trait QueryEngine: Sync {
+    /// Parses `expr` as this engine does (upstream's test engine: every experimental feature on).
+    /// The runner uses the tree to build the `@`-pinned variants of instant evals; an error fails
+    /// the eval.
+    fn parse(&self, expr: &str) -> Result<Expr, String>;
+
     /// Evaluates `expr` at `t` (milliseconds). The error is the text Prometheus's `err.Error()`
     /// gives for the same failure.
     fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String>;
@@ -113,7 +118,12 @@ impl FileReport {
 pub fn run_text(name: &str, text: &str, engine: &dyn QueryEngine, opts: &RunOptions) -> FileReport {
     let outcomes = match Script::parse(text) {
         Ok(script) => run_script(&script, engine, opts),
-        Err(e) => vec![EvalOutcome { line: e.line, expr: String::new(), range: false, failure: Some(e.to_string()) }],
+        Err(e) => vec![EvalOutcome {
+            line: e.line,
+            expr: String::new(),
+            range: false,
+            failure: Some(e.to_string()),
+        }],
     };
     FileReport { name: name.to_string(), outcomes }
 }
@@ -140,7 +150,12 @@ pub fn run_script(script: &Script, engine: &dyn QueryEngine, opts: &RunOptions) 
                     Some(f) => Some(f.clone()),
                     None => run_eval(ev, &store, engine, opts).err(),
                 };
-                outcomes.push(EvalOutcome { line: ev.line, expr: ev.expr.clone(), range: ev.is_range, failure });
+                outcomes.push(EvalOutcome {
+                    line: ev.line,
+                    expr: ev.expr.clone(),
+                    range: ev.is_range,
+                    failure,
+                });
             }
         }
     }
@@ -243,8 +258,8 @@ fn pin_at(e: &mut Expr, ts: i64) -> bool {
 
 /// The extra query cases of an instant eval at `ts`: the expression with `@` pinned, at the
 /// evaluation times upstream uses; none when the expression uses an `@`-unsafe function.
-fn at_modifier_cases(expr: &str, ts: i64) -> Result<Vec<(String, i64)>, String> {
-    let mut e = parser::parse_with(expr, &ParseOptions::all_features()).map_err(|e| e.to_string())?;
+fn at_modifier_cases(engine: &dyn QueryEngine, expr: &str, ts: i64) -> Result<Vec<(String, i64)>, String> {
+    let mut e = engine.parse(expr)?;
     if !pin_at(&mut e, ts) {
         return Ok(Vec::new());
     }
@@ -257,15 +272,20 @@ fn at_modifier_cases(expr: &str, ts: i64) -> Result<Vec<(String, i64)>, String> 
     Ok(times.into_iter().map(|t| (text.clone(), t)).collect())
 }
 
-fn run_eval(ev: &Eval, store: &MemStorage, engine: &dyn QueryEngine, opts: &RunOptions) -> Result<(), String> {
+fn run_eval(
+    ev: &Eval,
+    store: &MemStorage,
+    engine: &dyn QueryEngine,
+    opts: &RunOptions,
+) -> Result<(), String> {
     if ev.is_range {
         return run_range_eval(ev, store, engine);
     }
     let mut cases = vec![(ev.expr.clone(), ev.eval_time)];
     if opts.at_modifier_variants {
-        cases.extend(at_modifier_cases(&ev.expr, ev.eval_time)?);
+        cases.extend(at_modifier_cases(engine, &ev.expr, ev.eval_time)?);
     } else {
-        parser::parse_with(&ev.expr, &ParseOptions::all_features()).map_err(|e| e.to_string())?;
+        engine.parse(&ev.expr)?;
     }
     for (expr, t) in &cases {
         run_instant_case(ev, expr, *t, store, engine, opts)?;
@@ -274,12 +294,15 @@ fn run_eval(ev: &Eval, store: &MemStorage, engine: &dyn QueryEngine, opts: &RunO
 }
 
 fn run_range_eval(ev: &Eval, store: &MemStorage, engine: &dyn QueryEngine) -> Result<(), String> {
-    parser::parse_with(&ev.expr, &ParseOptions::all_features()).map_err(|e| e.to_string())?;
+    engine.parse(&ev.expr)?;
     let res = match engine.range_query(store, &ev.expr, ev.start, ev.end, ev.step) {
         Err(e) if ev.is_fail() => return check_expected_failure(ev, &e),
         Err(e) => return Err(format!("error evaluating query {:?} (line {}): {e}", ev.expr, ev.line)),
         Ok(_) if ev.is_fail() => {
-            return Err(format!("expected error evaluating query {:?} (line {}) but got none", ev.expr, ev.line));
+            return Err(format!(
+                "expected error evaluating query {:?} (line {}) but got none",
+                ev.expr, ev.line
+            ));
         }
         Ok(r) => r,
     };
@@ -309,9 +332,10 @@ fn run_instant_case(
     if !opts.range_mode_check || ev.exclude_from_range_query || QUERY_CONTEXT_FUNCS.is_match(expr) {
         return Ok(());
     }
-    let range = engine
-        .range_query(store, expr, t.saturating_sub(60_000), t.saturating_add(60_000), 60_000)
-        .map_err(|e| format!("error evaluating query {expr:?} (line {}) in range mode: {e}", ev.line))?;
+    let range =
+        engine
+            .range_query(store, expr, t.saturating_sub(60_000), t.saturating_add(60_000), 60_000)
+            .map_err(|e| format!("error evaluating query {expr:?} (line {}) in range mode: {e}", ev.line))?;
     if ev.is_ordered() {
         return Ok(());
     }
@@ -383,7 +407,10 @@ fn check_annotations(ev: &Eval, expr: &str, res: &QueryOutput) -> Result<(), Str
         return Err(format!("expected warnings evaluating query {expr:?} (line {}) but got none", ev.line));
     }
     if ev.info && res.infos.is_empty() {
-        return Err(format!("expected info annotations evaluating query {expr:?} (line {}) but got none", ev.line));
+        return Err(format!(
+            "expected info annotations evaluating query {expr:?} (line {}) but got none",
+            ev.line
+        ));
     }
     check_annotations_of(ev, expr, ExpectKind::Warn, &res.warnings, "warn")?;
     check_annotations_of(ev, expr, ExpectKind::Info, &res.infos, "info")?;
@@ -402,13 +429,22 @@ fn check_annotations(ev: &Eval, expr: &str, res: &QueryOutput) -> Result<(), Str
     Ok(())
 }
 
-fn check_annotations_of(ev: &Eval, expr: &str, kind: ExpectKind, actual: &[String], name: &str) -> Result<(), String> {
+fn check_annotations_of(
+    ev: &Eval,
+    expr: &str,
+    kind: ExpectKind,
+    actual: &[String],
+    name: &str,
+) -> Result<(), String> {
     let expected: Vec<_> = ev.expects_of(kind).collect();
     if expected.is_empty() {
         return Ok(());
     }
     if actual.is_empty() {
-        return Err(format!("expected {name} annotations but none were found for query {expr:?} (line {})", ev.line));
+        return Err(format!(
+            "expected {name} annotations but none were found for query {expr:?} (line {})",
+            ev.line
+        ));
     }
     for e in &expected {
         if !actual.iter().any(|a| e.matcher.matches(a)) {
@@ -422,7 +458,10 @@ fn check_annotations_of(ev: &Eval, expr: &str, kind: ExpectKind, actual: &[Strin
     }
     for a in actual {
         if !expected.iter().any(|e| e.matcher.matches(a)) {
-            return Err(format!("unexpected {name} annotation {a:?} found for query {expr} (line {})", ev.line));
+            return Err(format!(
+                "unexpected {name} annotation {a:?} found for query {expr} (line {})",
+                ev.line
+            ));
         }
     }
     Ok(())
@@ -449,15 +488,16 @@ fn seq_text(vals: &[SequenceValue]) -> String {
             SequenceValue::Omitted => "_".to_string(),
             SequenceValue::Float(f) => format_go_g(*f),
             SequenceValue::Stale => "stale".to_string(),
-            SequenceValue::Histogram { histogram, .. } => histogram_text(histogram),
+            SequenceValue::Histogram { histogram, .. } => histogram.test_expression(),
         })
         .collect();
     format!("[{}]", parts.join(" "))
 }
 
 fn series_text(s: &Series) -> String {
-    let floats: Vec<String> = s.floats.iter().map(|p| format!("{} @[{}]", format_go_g(p.f), p.t)).collect();
-    let hists: Vec<String> = s.histograms.iter().map(|p| format!("{} @[{}]", histogram_text(&p.h), p.t)).collect();
+    let floats: Vec<String> = s.floats.iter().map(|p| format!("{} @[{}]", format_float(p.f), p.t)).collect();
+    let hists: Vec<String> =
+        s.histograms.iter().map(|p| format!("{} @[{}]", p.h.test_expression(), p.t)).collect();
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     format!(
         "{} float point{} [{}] and {} histogram point{} [{}]",
@@ -478,13 +518,15 @@ fn value_text(v: &Value) -> String {
             let mut out = String::new();
             for s in samples {
                 let _ = match &s.h {
-                    Some(h) => writeln!(out, "{} => {} @[{}]", s.labels, histogram_text(h), s.t),
+                    Some(h) => writeln!(out, "{} => {} @[{}]", s.labels, h.test_expression(), s.t),
                     None => writeln!(out, "{} => {} @[{}]", s.labels, format_go_g(s.f), s.t),
                 };
             }
             out
         }
-        Value::Matrix(series) => series.iter().map(|s| format!("{} => {}\n", s.labels, series_text(s))).collect(),
+        Value::Matrix(series) => {
+            series.iter().map(|s| format!("{} => {}\n", s.labels, series_text(s))).collect()
+        }
     }
 }
 
@@ -522,8 +564,16 @@ pub fn compare_result(ev: &Eval, value: &Value) -> Result<(), String> {
             for (pos, s) in vec.iter().enumerate() {
                 let Some(exp) = expected_of(ev, &s.labels) else {
                     return Err(match &s.h {
-                        Some(h) => format!("unexpected metric {} in result, has value {}", s.labels, histogram_text(h)),
-                        None => format!("unexpected metric {} in result, has value {}", s.labels, format_go_g(s.f)),
+                        Some(h) => format!(
+                            "unexpected metric {} in result, has value {}",
+                            s.labels,
+                            h.test_expression()
+                        ),
+                        None => format!(
+                            "unexpected metric {} in result, has value {}",
+                            s.labels,
+                            format_go_g(s.f)
+                        ),
                     });
                 };
                 if ev.is_ordered() && exp.pos != pos + 1 {
@@ -539,7 +589,11 @@ pub fn compare_result(ev: &Eval, value: &Value) -> Result<(), String> {
             }
             for e in &ev.expected {
                 if !vec.iter().any(|s| s.labels == e.labels) {
-                    return Err(format!("expected metric {} with {} not found", e.labels, seq_text(&e.values)));
+                    return Err(format!(
+                        "expected metric {} with {} not found",
+                        e.labels,
+                        seq_text(&e.values)
+                    ));
                 }
             }
         }
@@ -576,19 +630,24 @@ fn compare_sample(exp: &super::script::ExpectedSeries, s: &Sample) -> Result<(),
                 "expected float value {} for {} but got histogram {}",
                 format_go_g(exp_f),
                 s.labels,
-                histogram_text(h)
+                h.test_expression()
             ));
         }
         (Some(eh), None) => {
             return Err(format!(
                 "expected histogram {} for {} but got float value {}",
-                histogram_text(eh),
+                eh.test_expression(),
                 s.labels,
                 format_go_g(s.f)
             ));
         }
         (Some(eh), Some(h)) if !histograms_match(eh, h, hint_set) => {
-            return Err(format!("expected {} for {} but got {}", histogram_text(eh), s.labels, histogram_text(h)));
+            return Err(format!(
+                "expected {} for {} but got {}",
+                eh.test_expression(),
+                s.labels,
+                h.test_expression()
+            ));
         }
         _ => {}
     }
@@ -660,8 +719,8 @@ fn compare_series(ev: &Eval, exp: &super::script::ExpectedSeries, s: &Series) ->
                 "expected histogram value at index {i} (t={}) for {} to be {}, but got {} (result has {})",
                 got.t,
                 exp.labels,
-                histogram_text(h),
-                histogram_text(&got.h),
+                h.test_expression(),
+                got.h.test_expression(),
                 series_text(s)
             ));
         }
@@ -676,7 +735,14 @@ pub fn summary(reports: &[FileReport]) -> String {
     let _ = writeln!(out, "{:<width$}  {:>6}  {:>6}  {:>6}", "file", "passed", "failed", "total");
     let (mut passed, mut failed) = (0, 0);
     for r in reports {
-        let _ = writeln!(out, "{:<width$}  {:>6}  {:>6}  {:>6}", r.name, r.passed(), r.failed(), r.outcomes.len());
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>6}  {:>6}  {:>6}",
+            r.name,
+            r.passed(),
+            r.failed(),
+            r.outcomes.len()
+        );
         passed += r.passed();
         failed += r.failed();
     }

@@ -79,7 +79,9 @@ impl LoadSeries {
                 SequenceValue::Omitted => continue,
                 SequenceValue::Float(f) => LoadValue::Float(*f),
                 SequenceValue::Stale => LoadValue::Float(STALE_NAN),
-                SequenceValue::Histogram { histogram, .. } => LoadValue::Histogram(Arc::new((**histogram).clone())),
+                SequenceValue::Histogram { histogram, .. } => {
+                    LoadValue::Histogram(Arc::new((**histogram).clone()))
+                }
             };
             let st = match self.st_offsets.get(i) {
                 Some(Some(off)) => t.saturating_add(*off),
@@ -253,8 +255,9 @@ static PAT_SPACE: LazyLock<Regex> = LazyLock::new(|| re("[\t ]+"));
 static PAT_LOAD: LazyLock<Regex> = LazyLock::new(|| re(r"^load(?:_(with_nhcb))?\s+(.+?)$"));
 static PAT_EVAL_INSTANT: LazyLock<Regex> =
     LazyLock::new(|| re(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$"));
-static PAT_EVAL_RANGE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$"));
+static PAT_EVAL_RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
+});
 static PAT_EXPECT: LazyLock<Regex> =
     LazyLock::new(|| re(r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$"));
 static PAT_EXPECT_RANGE: LazyLock<Regex> =
@@ -318,9 +321,8 @@ impl Script {
 
 /// A series line's labels and values, or its error re-based onto the file line.
 fn parse_series(line: &str, index: usize) -> Result<(Labels, Vec<SequenceValue>), ScriptError> {
-    let desc = parse_series_desc(line).map_err(|e| {
-        err(index, format!("{}:{}: parse error: {}", index + 1, e.column, e.message))
-    })?;
+    let desc = parse_series_desc(line)
+        .map_err(|e| err(index, format!("{}:{}: parse error: {}", index + 1, e.column, e.message)))?;
     Ok((Labels::from_pairs(desc.labels), desc.values))
 }
 
@@ -617,13 +619,16 @@ fn parse_string_expectation(line: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err(missing.to_string());
     }
-    go_unquote(s)
-        .ok_or_else(|| "expected string literal not valid - check that the string is correctly quoted".to_string())
+    go_unquote(s).ok_or_else(|| {
+        "expected string literal not valid - check that the string is correctly quoted".to_string()
+    })
 }
 
 fn parse_expect(line: &str) -> Result<Expect, String> {
     let Some(caps) = PAT_EXPECT.captures(line.trim()) else {
-        return Err("invalid expect statement, must match `expect <type> <match_type>: <string>` format".into());
+        return Err(
+            "invalid expect statement, must match `expect <type> <match_type>: <string>` format".into()
+        );
     };
     let kind = match caps.get(1).map_or("", |m| m.as_str()) {
         "ordered" => ExpectKind::Ordered,
@@ -634,14 +639,14 @@ fn parse_expect(line: &str) -> Result<Expect, String> {
         _ => ExpectKind::NoInfo,
     };
     let text = caps.get(3).map_or("", |m| m.as_str()).trim();
-    let matcher = match caps.get(2).map(|m| m.as_str()) {
-        Some("msg") => ExpectMatch::Message(text.to_string()),
-        Some(_) => ExpectMatch::Regex(
-            Regex::new(text)
-                .map_err(|_| format!("invalid regex {text} for {}", caps.get(1).map_or("", |m| m.as_str())))?,
-        ),
-        None => ExpectMatch::Regex(PAT_MATCH_ANY.clone()),
-    };
+    let matcher =
+        match caps.get(2).map(|m| m.as_str()) {
+            Some("msg") => ExpectMatch::Message(text.to_string()),
+            Some(_) => ExpectMatch::Regex(Regex::new(text).map_err(|_| {
+                format!("invalid regex {text} for {}", caps.get(1).map_or("", |m| m.as_str()))
+            })?),
+            None => ExpectMatch::Regex(PAT_MATCH_ANY.clone()),
+        };
     Ok(Expect { kind, matcher })
 }
 
@@ -659,7 +664,8 @@ fn validate_expects(ev: &Eval) -> Result<(), String> {
 }
 
 fn parse_times(from: &str, to: &str, step: &str) -> Result<(i64, i64, i64), String> {
-    let start = parse_duration(from).map_err(|e| format!("invalid start timestamp definition {from:?}: {e}"))?;
+    let start =
+        parse_duration(from).map_err(|e| format!("invalid start timestamp definition {from:?}: {e}"))?;
     let end = parse_duration(to).map_err(|e| format!("invalid end timestamp definition {to:?}: {e}"))?;
     if end < start {
         return Err(format!(
@@ -690,7 +696,8 @@ fn parse_eval(lines: &[&str], mut i: usize) -> Result<(usize, Eval), ScriptError
     let expr_match = caps.get(if is_range { 5 } else { 3 });
     let expr = expr_match.map_or("", |m| m.as_str()).to_string();
     let line = i + 1;
-    let eval_err = |msg: String| err(i, format!("error in eval {expr} (line {line}): {msg}"));
+    let header_index = i;
+    let eval_err = |msg: String| err(header_index, format!("error in eval {expr} (line {line}): {msg}"));
     let mut ev = Eval {
         line,
         expr: expr.clone(),
@@ -718,7 +725,8 @@ fn parse_eval(lines: &[&str], mut i: usize) -> Result<(usize, Eval), ScriptError
         (ev.start, ev.end, ev.step, ev.eval_time) = (s, e, st, s);
     } else {
         let at = get(2);
-        let t = parse_duration(at).map_err(|e| eval_err(format!("invalid timestamp definition {at:?}: {e}")))?;
+        let t =
+            parse_duration(at).map_err(|e| eval_err(format!("invalid timestamp definition {at:?}: {e}")))?;
         (ev.start, ev.eval_time) = (t, t);
     }
 
@@ -791,7 +799,9 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for (s, v) in [("010", 8.0), ("0x1f", 31.0), ("09", 9.0), ("-Inf", f64::NEG_INFINITY), ("1e3", 1000.0)] {
+        for (s, v) in
+            [("010", 8.0), ("0x1f", 31.0), ("09", 9.0), ("-Inf", f64::NEG_INFINITY), ("1e3", 1000.0)]
+        {
             assert_eq!(parse_number(s), Some(v), "{s}");
         }
         assert!(parse_number("NaN").is_some_and(f64::is_nan));
