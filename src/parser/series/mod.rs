@@ -125,7 +125,7 @@ pub fn parse_series_desc(input: &str) -> Result<SeriesDesc, SeriesError> {
     let Some(top) = pairs.next() else {
         return Ok(desc);
     };
-    let mut builder = Builder { input, values: Vec::new() };
+    let mut builder = Builder { input, values: Vec::new(), cells: 0 };
     for pair in top.into_inner() {
         match pair.as_rule() {
             Rule::metric => desc.labels = builder.metric(pair)?,
@@ -140,6 +140,8 @@ pub fn parse_series_desc(input: &str) -> Result<SeriesDesc, SeriesError> {
 struct Builder<'i> {
     input: &'i str,
     values: Vec<SequenceValue>,
+    /// Numbers held by `values` so far (a histogram counts its fields and buckets).
+    cells: usize,
 }
 
 impl<'i> Builder<'i> {
@@ -188,11 +190,7 @@ impl<'i> Builder<'i> {
                         None => None,
                     };
                 }
-                Rule::label_value => {
-                    if let Some(v) = part.into_inner().next() {
-                        value = Some(self.string(&v)?);
-                    }
-                }
+                Rule::label_value => value = Some(self.string(&part)?),
                 Rule::quoted => {
                     // A bare string: the metric name.
                     return Ok((METRIC_NAME.to_string(), self.string(&part)?));
@@ -239,25 +237,26 @@ impl<'i> Builder<'i> {
         })
     }
 
-    /// Checks that `n` more values fit under [`MAX_SEQUENCE_VALUES`].
-    fn reserve(&mut self, n: u64, offset: usize) -> Result<usize, SeriesError> {
-        let total = usize::try_from(n)
-            .ok()
-            .and_then(|n| n.checked_add(self.values.len()))
-            .filter(|&t| t <= MAX_SEQUENCE_VALUES);
-        match total {
-            Some(t) => {
-                self.values.reserve(t - self.values.len());
-                Ok(t - self.values.len())
-            }
-            None => Err(self.error(
+    /// Checks that `n` more values, each holding `weight` numbers, fit under
+    /// [`MAX_SEQUENCE_VALUES`] (which bounds the numbers held, so that a histogram with many
+    /// buckets repeated many times is refused too), and returns `n` as a length.
+    fn reserve(&mut self, n: u64, weight: usize, offset: usize) -> Result<usize, SeriesError> {
+        let fits = usize::try_from(n).ok().and_then(|n| {
+            let cells = n.checked_mul(weight.max(1))?.checked_add(self.cells)?;
+            (cells <= MAX_SEQUENCE_VALUES).then_some((n, cells))
+        });
+        let Some((n, cells)) = fits else {
+            return Err(self.error(
                 offset,
                 format!(
                     "too many values in series description: the expansion exceeds the limit of \
                      {MAX_SEQUENCE_VALUES} values"
                 ),
-            )),
-        }
+            ));
+        };
+        self.cells = cells;
+        self.values.reserve(n);
+        Ok(n)
     }
 
     fn blank_item(&mut self, item: Pair<'i, Rule>) -> Result<(), SeriesError> {
@@ -269,7 +268,7 @@ impl<'i> Builder<'i> {
                 offset = part.as_span().start();
             }
         }
-        let n = self.reserve(n, offset)?;
+        let n = self.reserve(n, 1, offset)?;
         self.values.extend(std::iter::repeat_n(SequenceValue::Omitted, n));
         Ok(())
     }
@@ -314,18 +313,15 @@ impl<'i> Builder<'i> {
             }
         }
         let Some((n, offset)) = count else {
-            self.reserve(1, start)?;
+            self.reserve(1, 1, start)?;
             self.values.push(float_value(value));
             return Ok(());
         };
-        let total = self.reserve(n.saturating_add(1), offset)?;
+        let total = self.reserve(n.saturating_add(1), 1, offset)?;
         let step = step.unwrap_or(0.0);
-        let has_step = step != 0.0 || step.is_nan();
         for _ in 0..total {
             self.values.push(float_value(value));
-            if has_step {
-                value += step;
-            }
+            value += step;
         }
         Ok(())
     }
@@ -346,7 +342,7 @@ impl<'i> Builder<'i> {
                     let Some((base, base_hint_set)) = base.take() else { return Ok(()) };
                     match increment.take() {
                         None => {
-                            let total = self.reserve(n.saturating_add(1), offset)?;
+                            let total = self.reserve(n.saturating_add(1), weight(&base, None), offset)?;
                             let value = histogram_value(base, base_hint_set);
                             self.values.extend(std::iter::repeat_n(value, total));
                         }
@@ -360,7 +356,7 @@ impl<'i> Builder<'i> {
             }
         }
         if let Some((h, hint_set)) = base {
-            self.reserve(1, start)?;
+            self.reserve(1, weight(&h, None), start)?;
             self.values.push(histogram_value(h, hint_set));
         }
         Ok(())
@@ -376,7 +372,7 @@ impl<'i> Builder<'i> {
         n: u64,
         offset: usize,
     ) -> Result<(), SeriesError> {
-        let total = self.reserve(n.saturating_add(1), offset)?;
+        let total = self.reserve(n.saturating_add(1), weight(&base, Some(inc)), offset)?;
         let mut current = base;
         self.values.push(histogram_value(current.clone(), hint_set));
         for _ in 1..total {
@@ -406,7 +402,7 @@ impl<'i> Builder<'i> {
         let Some(map) = pair.into_inner().find(|p| p.as_rule() == Rule::hist_map) else {
             return Ok((h, false));
         };
-        for desc in map.into_inner() {
+        for desc in map.into_inner().filter(|p| p.as_rule() != Rule::sp) {
             let key = descriptor_key(desc.as_rule());
             if seen.contains(&key) {
                 return Err(self.error(0, format!("duplicate key {} in histogram", lexical::go_quote(key))));
@@ -482,6 +478,18 @@ fn descriptor_key(rule: Rule) -> &'static str {
         Rule::d_n_offset => "n_offset",
         _ => "counter_reset_hint",
     }
+}
+
+/// An upper bound of the numbers one histogram value holds: its fields and buckets, plus the
+/// buckets an increment may add.
+fn weight(h: &FloatHistogram, inc: Option<&FloatHistogram>) -> usize {
+    let size = |h: &FloatHistogram| {
+        h.positive_buckets.len()
+            + h.negative_buckets.len()
+            + h.custom_values.len()
+            + 2 * h.positive_spans.len()
+    };
+    8 + size(h) + inc.map_or(0, size)
 }
 
 fn float_value(v: f64) -> SequenceValue {
