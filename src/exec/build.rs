@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::exec::aggregate::AggregateExec;
 use crate::exec::binary::{ScalarBinaryOp, VectorScalarOp, VectorVectorOp};
 use crate::exec::call::{
-    AbsentOp, DateNowOp, ElementFn, ElementOp, HistogramQuantileOp, Relabel, RelabelOp, SortBy, SortOp,
-    absent_labels,
+    AbsentOp, ClassicHistogramOp, ClassicMode, DateNowOp, ElementFn, ElementOp, Relabel, RelabelOp, SortBy,
+    SortOp, absent_labels,
 };
 use crate::exec::count_values::CountValuesOp;
 use crate::exec::labels_ops::name_dropped;
@@ -271,16 +271,39 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             };
             Box::new(AbsentOp { child: arg(0)?, labels })
         }
-        "histogram_quantile" => Box::new(HistogramQuantileOp {
-            ctx,
-            q: arg(0)?,
-            child: arg(1)?,
-            q_span: c.arg_spans.first().copied().unwrap_or(c.span),
-            arg_span: c.arg_spans.get(1).copied().unwrap_or(c.span),
-            input: Vec::new(),
-            in_meta: None,
-            meta: None,
-        }),
+        "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
+            let (mode, scalar_idx, vec_idx): (ClassicMode, Vec<usize>, usize) = match name {
+                "histogram_quantile" => (ClassicMode::Quantile, vec![0], 1),
+                "histogram_fraction" => (ClassicMode::Fraction, vec![0, 1], 2),
+                _ => (
+                    ClassicMode::Quantiles { label: strings(&c.args[1..2]).concat() },
+                    (2..c.args.len()).collect(),
+                    0,
+                ),
+            };
+            let mut scalars = Vec::new();
+            let mut scalar_spans = Vec::new();
+            for i in scalar_idx {
+                scalars.push(arg(i)?);
+                scalar_spans.push(c.arg_spans.get(i).copied().unwrap_or(c.span));
+            }
+            Box::new(ClassicHistogramOp {
+                ctx,
+                mode,
+                scalars,
+                scalar_spans,
+                child: arg(vec_idx)?,
+                arg_span: c.arg_spans.get(vec_idx).copied().unwrap_or(c.span),
+                input: Vec::new(),
+                n_groups: 0,
+                group_labels: Vec::new(),
+                scalar_values: Vec::new(),
+                quantiles: Vec::new(),
+                in_meta: None,
+                meta: None,
+                step_index: 0,
+            })
+        }
         other => return Err(EvalError::Unsupported(format!("function {other}"))),
     })
 }
