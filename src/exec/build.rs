@@ -264,6 +264,24 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             let rule = Relabel::new(name, &strings(&c.args[1..]))?;
             Box::new(RelabelOp { child: arg(0)?, rule, mapping: Vec::new(), meta: None })
         }
+        "info" => {
+            let (at, offset) =
+                c.args.first().and_then(crate::exec::info::first_selector_time).unwrap_or((None, 0));
+            let label_selector = match c.args.get(1) {
+                Some(Node::VectorSelector(s)) => Some(s.matchers.clone()),
+                _ => None,
+            };
+            Box::new(crate::exec::info::InfoOp {
+                ctx,
+                child: arg(0)?,
+                label_selector,
+                at,
+                offset,
+                grid,
+                meta: None,
+                batches: Default::default(),
+            })
+        }
         "absent" => {
             let labels = match c.args.first() {
                 Some(Node::VectorSelector(sel)) => absent_labels(&sel.matchers),

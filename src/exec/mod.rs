@@ -15,6 +15,7 @@ mod binary;
 mod build;
 mod call;
 mod count_values;
+mod info;
 mod labels_ops;
 pub mod limits;
 mod parallel;
