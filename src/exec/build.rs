@@ -193,6 +193,8 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             func_name: name,
             arg_span: c.arg_spans.get(idx).copied().unwrap_or(c.span),
             data: Vec::new(),
+            sts: Vec::new(),
+            use_start_timestamps: ctx.use_start_timestamps,
             meta: None,
             next_step: 0,
         }));
@@ -244,6 +246,12 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
                 Box::new(VectorSelectorOp::new(ctx, sel.clone(), grid, SelectMode::Timestamp))
             }
             _ => element(ElementFn::Timestamp, 0..0)?,
+        },
+        "start_timestamp" => match c.args.first() {
+            Some(Node::VectorSelector(sel)) => {
+                Box::new(VectorSelectorOp::new(ctx, sel.clone(), grid, SelectMode::StartTimestamp))
+            }
+            _ => element(ElementFn::Nothing, 0..0)?,
         },
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
             if grid.start != grid.end {

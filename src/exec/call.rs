@@ -40,6 +40,8 @@ pub(crate) enum ElementFn {
     HistogramSum,
     /// `histogram_avg`.
     HistogramAvg,
+    /// No output (`start_timestamp` of an expression, which has no start timestamps).
+    Nothing,
 }
 
 /// Applies an [`ElementFn`] to every sample.
@@ -88,6 +90,7 @@ impl Operator for ElementOp<'_> {
                         (Some(h), ElementFn::HistogramCount) => h.count,
                         (Some(h), ElementFn::HistogramSum) => h.sum,
                         (Some(h), ElementFn::HistogramAvg) => h.sum / h.count,
+                        (_, ElementFn::Nothing) => return None,
                         (_, ElementFn::Timestamp) => t as f64 / 1000.0,
                         (Some(_), _) => return None,
                         (

@@ -168,6 +168,8 @@ pub struct ExecContext<'a> {
     pub lookback: i64,
     /// Prometheus's delayed `__name__` removal.
     pub delayed_name_removal: bool,
+    /// Use samples' start timestamps in `rate`, `increase`, `irate` and `resets`.
+    pub use_start_timestamps: bool,
     /// Sample limit, deadline and cancellation.
     pub limits: &'a Limits,
     /// Warnings and infos collected so far.
