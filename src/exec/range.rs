@@ -75,12 +75,15 @@ pub(crate) fn materialize<'a>(
     Ok((meta, data))
 }
 
+/// Series metadata, points, and float start timestamps of a matrix source.
+pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>);
+
 /// Like [`materialize`], also returning the float start timestamps of a range selector's series.
 pub(crate) fn materialize_with_st<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
     grid: Grid,
-) -> Result<(Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>), EvalError> {
+) -> Result<Materialized, EvalError> {
     match source {
         MatrixSource::Selector(m) => {
             let (mut data, mut sts) = load_with_st(ctx, &m.selector, m.range)?;

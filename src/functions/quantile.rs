@@ -166,7 +166,7 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
 
 /// The fraction of observations between `lower` and `upper` in a classic histogram given by its
 /// buckets (Prometheus's `BucketFraction`), interpolating linearly inside buckets.
-pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) -> f64 {
     buckets.sort_by(|a, b| a.upper_bound.partial_cmp(&b.upper_bound).unwrap_or(Ordering::Equal));
     match buckets.last() {
         Some(b) if b.upper_bound == f64::INFINITY => {}
