@@ -1,0 +1,3 @@
+//! Prometheus rule groups: loading, evaluation, alerting and templates.
+
+pub mod template;
