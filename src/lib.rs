@@ -13,5 +13,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod model;
+pub mod notifier;
 pub mod parser;
 pub mod rules;
