@@ -16,3 +16,4 @@ pub mod model;
 pub mod notifier;
 pub mod parser;
 pub mod rules;
+pub mod storage;

@@ -16,5 +16,5 @@ pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use stale::{NORMAL_NAN_BITS, STALE_NAN, STALE_NAN_BITS, is_stale_nan};
 pub use value::{
     FPoint, HPoint, Sample, Series, Value, format_api_float, format_api_timestamp, format_float,
-    format_go_exp,
+    format_go_exp, format_go_g,
 };

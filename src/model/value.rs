@@ -145,6 +145,29 @@ pub fn format_go_exp(v: f64) -> String {
     }
 }
 
+/// Formats a float as Go's `%g` (`strconv.FormatFloat(v, 'g', -1, 64)`): the shortest round-trip
+/// digits, in exponent form (`1e+06`, `1.5e-07`) when the decimal exponent is below -4 or at least
+/// 6, otherwise plain (`123456`, `0.0001`).
+///
+/// ```
+/// use ferroprom::model::format_go_g;
+/// assert_eq!(format_go_g(123456.0), "123456");
+/// assert_eq!(format_go_g(1234567.0), "1.234567e+06");
+/// assert_eq!(format_go_g(0.0001), "0.0001");
+/// assert_eq!(format_go_g(0.00001), "1e-05");
+/// ```
+pub fn format_go_g(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s.to_string();
+    }
+    if v == 0.0 {
+        return format!("{v}");
+    }
+    let e = format!("{v:e}");
+    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
+    if !(-4..6).contains(&exp) { format_go_exp(v) } else { format!("{v}") }
+}
+
 fn special(v: f64) -> Option<&'static str> {
     if v.is_nan() {
         Some("NaN")
@@ -187,5 +210,8 @@ mod tests {
         assert_eq!(format_api_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_go_exp(1e100), "1e+100");
         assert_eq!(format_float(1e-7), "0.0000001");
+        assert_eq!(format_go_g(-0.0), "-0");
+        assert_eq!(format_go_g(100.5), "100.5");
+        assert_eq!(format_go_g(f64::MAX), "1.7976931348623157e+308");
     }
 }
