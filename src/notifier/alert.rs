@@ -64,7 +64,7 @@ pub fn alerts_to_json(alerts: &[Alert]) -> String {
 
 /// A Unix millisecond timestamp as RFC 3339 with milliseconds in UTC (`2026-08-22T10:04:00.000Z`).
 pub fn rfc3339_millis(ms: i64) -> String {
-    let ((y, mo, d), (h, mi, s), frac) = crate::rules::template::split_ms(ms);
+    let ((y, mo, d), (h, mi, s), frac) = crate::rules::expansion::split_ms(ms);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:03}Z")
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, Sample};
 use crate::rules::group::{QueryFunc, RuleError};
-use crate::rules::template::{Expander, TemplateData, TemplateQueryFn, TemplateSample};
+use crate::rules::expansion::{Expander, TemplateData, TemplateQueryFn, TemplateSample};
 
 /// How long a resolved alert is kept (and re-sent) after it resolved: 15 minutes.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;

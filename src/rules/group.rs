@@ -12,7 +12,7 @@ use crate::model::{FloatHistogram, Labels, MatchOp, Matcher, STALE_NAN, Sample, 
 use crate::notifier;
 use crate::rules::alerting::{Alert, AlertState, AlertingRule, AlertingRuleSpec};
 use crate::rules::recording::RecordingRule;
-use crate::rules::template::query_escape;
+use crate::rules::expansion::query_escape;
 use crate::storage::{AppendError, MemStorage, SelectHints, Storage};
 
 /// A query failure, as the query function reports it (its `Display` is the message).

@@ -3,4 +3,4 @@
 pub mod alerting;
 pub mod group;
 pub mod recording;
-pub mod template;
+pub mod expansion;

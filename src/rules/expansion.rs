@@ -8,7 +8,7 @@
 //! like Go's `%v`), and the parse-time checks Go performs (undefined variables and functions).
 //!
 //! ```
-//! use ferroprom::rules::template::{Expander, TemplateData};
+//! use ferroprom::rules::expansion::{Expander, TemplateData};
 //!
 //! let mut data = TemplateData::default();
 //! data.labels.insert("job".into(), "api".into());
@@ -16,7 +16,7 @@
 //! let out = Expander::new("__alert_X", data, 0)
 //!     .expand("{{ $labels.job }} is at {{ $value | humanize }} ({{ $value }}){{ $labels.nope }}")?;
 //! assert_eq!(out, "api is at 1.235M (1.234567e+06)");
-//! # Ok::<(), ferroprom::rules::template::TemplateError>(())
+//! # Ok::<(), ferroprom::rules::expansion::TemplateError>(())
 //! ```
 
 use std::collections::BTreeMap;
