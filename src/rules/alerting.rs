@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, Sample};
-use crate::rules::group::{QueryFunc, RuleError};
 use crate::rules::expansion::{Expander, TemplateData, TemplateQueryFn, TemplateSample};
+use crate::rules::group::{QueryFunc, RuleError};
 
 /// How long a resolved alert is kept (and re-sent) after it resolved: 15 minutes.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;

@@ -23,11 +23,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node, PipeNode, SmolStr};
+use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node};
 use gotmpl::{MissingKey, Template, Value};
 
-/// The text Prometheus puts before every alert template so that the variables exist.
-const PRELUDE: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+use crate::rules::template::{ALERT_TEMPLATE_PRELUDE, check_alert_template};
 
 /// Name of the hidden function appended to every printing action to print like Go's `fmt`.
 const PRINT_FN: &str = "__ferroprom_print";
@@ -149,68 +148,20 @@ impl Expander {
     }
 }
 
-/// Checks that `text` parses as an alert template named `name`, with the prelude of variables and
-/// Prometheus's functions (upstream's `ParseTest`), without executing it.
-pub fn parse_check(name: &str, text: &str) -> Result<(), TemplateError> {
-    build(name, text, base_functions("")).map(|_| ()).map_err(|e| match e {
-        TemplateError::Parse { message, .. } => TemplateError::Parse { name: name.to_string(), message },
-        other => other,
-    })
-}
-
-/// The names of every function a Prometheus alert template may call.
-pub const FUNCTION_NAMES: &[&str] = &[
-    "query",
-    "first",
-    "label",
-    "value",
-    "strvalue",
-    "args",
-    "reReplaceAll",
-    "safeHtml",
-    "match",
-    "title",
-    "toUpper",
-    "toLower",
-    "graphLink",
-    "tableLink",
-    "sortByLabel",
-    "stripPort",
-    "stripDomain",
-    "humanize",
-    "humanize1024",
-    "humanizeDuration",
-    "humanizePercentage",
-    "humanizeTimestamp",
-    "toTime",
-    "toDuration",
-    "now",
-    "pathPrefix",
-    "externalURL",
-    "parseDuration",
-    "urlQueryEscape",
-];
-
-/// Go's `text/template` builtins.
-const BUILTINS: &[&str] = &[
-    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or", "print",
-    "printf", "println", "slice", "urlquery",
-];
-
 fn build(name: &str, text: &str, fm: gotmpl::FuncMap) -> Result<Template, TemplateError> {
-    let full = format!("{PRELUDE}{text}");
+    let full = format!("{ALERT_TEMPLATE_PRELUDE}{text}");
     let parse_err = |message: String| TemplateError::Parse { name: name.to_string(), message };
     let parsed = Template::new(name)
         .missing_key(MissingKey::ZeroValue)
         .parse(&full)
         .map_err(|e| parse_err(e.to_string()))?;
-    // Go rejects undefined variables and functions when parsing; gotmpl only when executing.
+    // Go rejects undefined variables and functions when parsing; gotmpl only when executing, so the
+    // load-time check runs first.
+    let alert = name.strip_prefix("__alert_").unwrap_or(name);
+    check_alert_template(alert, text).map_err(parse_err)?;
     let mut rewritten: Vec<(String, ListNode)> = Vec::new();
     for tname in parsed.templates() {
         let Some(tree) = parsed.lookup(tname) else { continue };
-        let mut scope = vec![SmolStr::from("$")];
-        check_list(tree, &mut scope, &fm)
-            .map_err(|(line, msg)| parse_err(format!("template: {name}:{line}: {msg}")))?;
         let mut tree = tree.clone();
         add_printing(&mut tree);
         rewritten.push((tname.to_string(), tree));
@@ -223,100 +174,6 @@ fn build(name: &str, text: &str, fm: gotmpl::FuncMap) -> Result<Template, Templa
         tmpl = tmpl.add_parse_tree(&tname, tree);
     }
     Ok(tmpl)
-}
-
-type CheckResult = Result<(), (usize, String)>;
-
-fn check_list(list: &ListNode, scope: &mut Vec<SmolStr>, fm: &gotmpl::FuncMap) -> CheckResult {
-    for node in &list.nodes {
-        check_node(node, scope, fm)?;
-    }
-    Ok(())
-}
-
-fn check_node(node: &Node, scope: &mut Vec<SmolStr>, fm: &gotmpl::FuncMap) -> CheckResult {
-    match node {
-        Node::List(l) => check_list(l, scope, fm),
-        Node::Action(a) => {
-            check_pipe(&a.pipe, scope, fm)?;
-            declare(&a.pipe, scope);
-            Ok(())
-        }
-        Node::If(b) | Node::With(b) | Node::Range(b) => {
-            let mark = scope.len();
-            check_pipe(&b.pipe, scope, fm)?;
-            declare(&b.pipe, scope);
-            check_list(&b.body, scope, fm)?;
-            if let Some(e) = &b.else_body {
-                check_list(e, scope, fm)?;
-            }
-            scope.truncate(mark);
-            Ok(())
-        }
-        Node::Template(t) => match &t.pipe {
-            Some(p) => check_pipe(p, scope, fm),
-            None => Ok(()),
-        },
-        Node::Text(_) | Node::Define(_) | Node::Break(_) | Node::Continue(_) => Ok(()),
-    }
-}
-
-fn declare(pipe: &PipeNode, scope: &mut Vec<SmolStr>) {
-    if !pipe.is_assign {
-        scope.extend(pipe.decl.iter().cloned());
-    }
-}
-
-fn check_pipe(pipe: &PipeNode, scope: &mut Vec<SmolStr>, fm: &gotmpl::FuncMap) -> CheckResult {
-    if pipe.is_assign {
-        for d in &pipe.decl {
-            if !scope.contains(d) {
-                return Err((pipe.pos.line, format!("undefined variable {:?}", d.as_str())));
-            }
-        }
-    }
-    for cmd in &pipe.commands {
-        check_command(cmd, scope, fm)?;
-    }
-    Ok(())
-}
-
-fn check_command(cmd: &CommandNode, scope: &mut Vec<SmolStr>, fm: &gotmpl::FuncMap) -> CheckResult {
-    for arg in &cmd.args {
-        check_expr(arg, scope, fm)?;
-    }
-    Ok(())
-}
-
-fn check_expr(e: &TExpr, scope: &mut Vec<SmolStr>, fm: &gotmpl::FuncMap) -> CheckResult {
-    match e {
-        TExpr::Variable(pos, name, _) => {
-            if !scope.contains(name) {
-                return Err((pos.line, format!("undefined variable {:?}", name.as_str())));
-            }
-            Ok(())
-        }
-        TExpr::Identifier(pos, name) => {
-            if !fm.contains_key(name.as_str()) && !BUILTINS.contains(&name.as_str()) {
-                return Err((pos.line, format!("function {:?} not defined", name.as_str())));
-            }
-            Ok(())
-        }
-        TExpr::Pipe(_, p) => {
-            // A parenthesised pipeline may declare variables visible after it in Go; keep it simple and
-            // let them stay in scope.
-            check_pipe(p, scope, fm)?;
-            declare(p, scope);
-            Ok(())
-        }
-        TExpr::Chain(_, inner, _) => check_expr(inner, scope, fm),
-        TExpr::Dot(_)
-        | TExpr::Field(..)
-        | TExpr::String(..)
-        | TExpr::Number(..)
-        | TExpr::Bool(..)
-        | TExpr::Nil(_) => Ok(()),
-    }
 }
 
 /// Appends the Go-style printing function to every action that prints its result.
@@ -614,9 +471,7 @@ fn base_functions(external_url: &str) -> gotmpl::FuncMap {
         "parseDuration".into(),
         Arc::new(|args: &[Value]| {
             let s = string_arg("parseDuration", args, 0)?;
-            parse_duration_allow_negative(&s)
-                .map(|ms| Value::Float(ms as f64 / 1000.0))
-                .ok_or_else(|| func_err("parseDuration", format!("not a valid duration string: {s:?}")))
+            parse_duration_allow_negative(&s).map(Value::Float).map_err(|e| func_err("parseDuration", e))
         }),
     );
     // `now` and `query` depend on the evaluation; Expander adds the real ones. Parse checks need the
@@ -869,54 +724,14 @@ fn go_duration(ns: f64) -> String {
     out
 }
 
-/// Prometheus duration syntax with an optional leading `-`, in milliseconds.
-fn parse_duration_allow_negative(s: &str) -> Option<i64> {
+/// Prometheus duration syntax with an optional leading `-`, in seconds.
+fn parse_duration_allow_negative(s: &str) -> Result<f64, String> {
     let (neg, rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s),
     };
-    let ms = parse_prom_duration(rest)?;
-    Some(if neg { -ms } else { ms })
-}
-
-/// Prometheus's `model.ParseDuration` (units y w d h m s ms, each at most once, in that order).
-pub(crate) fn parse_prom_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut total: i64 = 0;
-    let mut next_unit = 0usize;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let idx = UNITS.iter().position(|(u, _)| *u == unit)?;
-        if idx < next_unit {
-            return None;
-        }
-        next_unit = idx + 1;
-        total = total.checked_add(n.checked_mul(UNITS[idx].1)?)?;
-    }
-    Some(total)
+    let d = crate::rules::duration::parse_duration(rest)?.as_secs_f64();
+    Ok(if neg { -d } else { d })
 }
 
 /// Go's `url.QueryEscape`.

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use crate::model::{FloatHistogram, Labels, MatchOp, Matcher, STALE_NAN, Sample, Value, is_stale_nan};
 use crate::notifier;
 use crate::rules::alerting::{Alert, AlertState, AlertingRule, AlertingRuleSpec};
-use crate::rules::recording::RecordingRule;
 use crate::rules::expansion::query_escape;
+use crate::rules::recording::RecordingRule;
 use crate::storage::{AppendError, MemStorage, SelectHints, Storage};
 
 /// A query failure, as the query function reports it (its `Display` is the message).
