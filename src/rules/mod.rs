@@ -34,6 +34,7 @@ mod expr;
 pub mod file;
 pub mod group;
 pub mod lint;
+pub mod manager;
 pub mod manifest;
 mod raw;
 pub mod recording;
