@@ -8,8 +8,8 @@ mod stale;
 mod value;
 
 pub use histogram::{
-    BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN,
-    FloatHistogram,
+    BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
+    EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,
 };
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, MetricDisplay, is_legacy_metric_name};
 pub use matcher::{MatchOp, Matcher, MatcherError};

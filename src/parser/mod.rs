@@ -6,6 +6,7 @@
 
 pub mod ast;
 mod functions;
+pub mod series;
 
 pub use ast::*;
 pub use functions::{FUNCTIONS, Function, function};
