@@ -541,7 +541,9 @@ impl Group {
                     }
                 }
             }
-            for gone in self.series_in_previous_eval[i].difference(&returned) {
+            let mut gone: Vec<&Labels> = self.series_in_previous_eval[i].difference(&returned).collect();
+            gone.sort();
+            for gone in gone {
                 // Out-of-order, too-old and duplicate rejections are expected when another rule
                 // writes the series; they are ignored as upstream ignores them.
                 let _ = env.store.append(gone, ts - query_offset, STALE_NAN);
@@ -565,9 +567,22 @@ impl Group {
     /// Prometheus's `markStale`).
     pub fn mark_all_stale(&mut self, t: i64, env: &EvalEnv) {
         for set in &mut self.series_in_previous_eval {
-            self.stale_series.extend(set.drain());
+            let mut series: Vec<Labels> = set.drain().collect();
+            series.sort();
+            self.stale_series.extend(series);
         }
         self.cleanup_stale_series(t, env);
+    }
+
+    /// What a reload makes of `old` when its definition is now `new`'s: `old` itself when nothing
+    /// changed (it keeps running untouched), otherwise `new` with `old`'s state copied over.
+    pub fn replacing(new: Group, old: Group) -> Group {
+        if old.equals(&new) {
+            return old;
+        }
+        let mut new = new;
+        new.copy_state(&old);
+        new
     }
 
     /// Takes over the evaluation state of `from` (the group this one replaces on reload): rules
@@ -598,7 +613,9 @@ impl Group {
         self.stale_series = from.stale_series.clone();
         for q in by_identity.values() {
             for &fi in q {
-                self.stale_series.extend(from.series_in_previous_eval[fi].iter().cloned());
+                let mut series: Vec<Labels> = from.series_in_previous_eval[fi].iter().cloned().collect();
+                series.sort();
+                self.stale_series.extend(series);
             }
         }
     }
