@@ -1,11 +1,11 @@
 //! Data-driven rule evaluation scenarios: `testdata/rule_eval/*.test`.
 //!
 //! A scenario loads input series (series notation, `load <interval>`), a rule file (`rules`, which
-//! may appear again later to reload), optional `external_labels`, `external_url`, `resend_delay`,
+//! may appear again later to reload, one second after the previous `eval`), optional `external_labels`, `external_url`, `resend_delay`,
 //! and then `eval <time>` blocks. Each `eval` runs every group at that timestamp and compares a dump
 //! of the outcome with the block's lines: per rule its health and error, per alert its state,
-//! labels, value, times and annotations, then every sample appended and every alert handed to the
-//! notifier during that evaluation.
+//! labels, value, times and annotations, then every sample appended (by the evaluation, or by a
+//! reload since the previous one) and every alert handed to the notifier.
 //!
 //! Expressions are answered by a small fixture query function over `MemStorage` that knows instant
 //! selectors (optionally compared with a number), `vector(<n>)` and numbers; the metric name
@@ -179,8 +179,6 @@ impl Scenario {
     }
 
     fn eval(&mut self, ts: i64) -> Vec<String> {
-        self.store.log.lock().unwrap().clear();
-        self.sent.lock().unwrap().clear();
         let mut out = Vec::new();
         for g in &mut self.groups {
             g.eval(ts, &self.env);
@@ -320,7 +318,7 @@ fn run(text: &str) -> (Vec<String>, String) {
             }
             "resend_delay" => sc.env.resend_delay = parse_ms(arg.trim()),
             "query_offset" => sc.env.default_query_offset = parse_ms(arg.trim()),
-            "rules" => sc.load_rules(&body.join("\n"), last_ts),
+            "rules" => sc.load_rules(&body.join("\n"), last_ts + 1000),
             "eval" => {
                 let ts = parse_ms(arg.trim());
                 last_ts = ts;
