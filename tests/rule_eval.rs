@@ -7,6 +7,10 @@
 //! labels, value, times and annotations, then every sample appended (by the evaluation, or by a
 //! reload since the previous one) and every alert handed to the notifier.
 //!
+//! `unrestored` makes later-loaded groups start without writing `ALERTS` (as at server startup) and
+//! `restore <time>` restores their `for` state from `ALERTS_FOR_STATE` (1h outage tolerance, 10m
+//! grace period).
+//!
 //! Expressions are answered by a small fixture query function over `MemStorage` that knows instant
 //! selectors (optionally compared with a number), `vector(<n>)` and numbers; the metric name
 //! `fail_query` makes the query fail. The engine replaces it in production.
@@ -155,6 +159,7 @@ struct Scenario {
     sent: Arc<Mutex<Vec<String>>>,
     external_labels: BTreeMap<String, String>,
     external_url: String,
+    restored: bool,
 }
 
 impl Scenario {
@@ -167,7 +172,7 @@ impl Scenario {
             std::mem::take(&mut self.groups).into_iter().map(|g| (g.spec().key(), g)).collect();
         for spec in specs {
             let key = spec.key();
-            let new = Group::new(spec, &self.external_labels, &self.external_url, true);
+            let new = Group::new(spec, &self.external_labels, &self.external_url, self.restored);
             self.groups.push(match old.remove(&key) {
                 Some(o) => Group::replacing(new, o),
                 None => new,
@@ -261,6 +266,7 @@ fn run(text: &str) -> (Vec<String>, String) {
         sent: Arc::clone(&sent),
         external_labels: BTreeMap::new(),
         external_url: "http://prom.example:9090".into(),
+        restored: true,
     };
     let notify = |sc: &Scenario| -> NotifyFn {
         let sent = Arc::clone(&sc.sent);
@@ -315,6 +321,13 @@ fn run(text: &str) -> (Vec<String>, String) {
             "external_url" => {
                 sc.external_url = arg.trim().to_string();
                 sc.env.notify = Some(notify(&sc));
+            }
+            "unrestored" => sc.restored = false,
+            "restore" => {
+                let now = parse_ms(arg.trim());
+                for g in &mut sc.groups {
+                    g.restore_for_state(now, sc.store.as_ref(), 3_600_000, 600_000);
+                }
             }
             "resend_delay" => sc.env.resend_delay = parse_ms(arg.trim()),
             "query_offset" => sc.env.default_query_offset = parse_ms(arg.trim()),
