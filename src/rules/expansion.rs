@@ -26,6 +26,7 @@ use std::sync::Arc;
 use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node};
 use gotmpl::{MissingKey, Template, Value};
 
+use crate::model::format_go_g;
 use crate::rules::template::{ALERT_TEMPLATE_PRELUDE, check_alert_template};
 
 /// Name of the hidden function appended to every printing action to print like Go's `fmt`.
@@ -449,7 +450,7 @@ fn base_functions(external_url: &str) -> gotmpl::FuncMap {
                     "toTime",
                     format!(
                         "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
-                        go_float(v)
+                        format_go_g(v)
                     ),
                 ));
             }
@@ -489,7 +490,7 @@ fn base_functions(external_url: &str) -> gotmpl::FuncMap {
 fn go_print(v: &Value) -> String {
     match v {
         Value::Nil => String::new(),
-        Value::Float(f) => go_float(*f),
+        Value::Float(f) => format_go_g(*f),
         Value::String(s) => s.to_string(),
         Value::List(l) => {
             let parts: Vec<String> = l.iter().map(go_print_inner).collect();
@@ -507,27 +508,6 @@ fn go_print_inner(v: &Value) -> String {
     match v {
         Value::Nil => "<nil>".to_string(),
         other => go_print(other),
-    }
-}
-
-/// Go's `%v` / `strconv.FormatFloat(v, 'g', -1, 64)`: shortest round-trip digits, exponent form
-/// when the decimal exponent is below -4 or at least 6 (`999999`, `1.234567e+06`, `1e-05`).
-pub fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{v:e}");
-    let (mant, exp) = split_exp(&e);
-    if !(-4..6).contains(&exp) {
-        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        format!("{v}")
     }
 }
 
@@ -907,7 +887,7 @@ mod tests {
     }
 
     #[test]
-    fn go_float_formats() {
+    fn number_formats() {
         for (v, e) in [
             (999999.0, "999999"),
             (1234567.0, "1.234567e+06"),
@@ -918,7 +898,7 @@ mod tests {
             (f64::NAN, "NaN"),
             (f64::INFINITY, "+Inf"),
         ] {
-            assert_eq!(go_float(v), e);
+            assert_eq!(format_go_g(v), e);
         }
         assert_eq!(humanize(i64::MAX as f64), "9.223E");
         assert_eq!(humanize(0.12), "120m");
