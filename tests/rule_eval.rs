@@ -7,6 +7,7 @@
 //! labels, value, times and annotations, then every sample appended (by the evaluation, or by a
 //! reload since the previous one) and every alert handed to the notifier.
 //!
+//! `api_alerts` compares the `/api/v1/alerts` data for the current state with its line.
 //! `unrestored` makes later-loaded groups start without writing `ALERTS` (as at server startup) and
 //! `restore <time>` restores their `for` state from `ALERTS_FOR_STATE` (1h outage tolerance, 10m
 //! grace period).
@@ -327,6 +328,18 @@ fn run(text: &str) -> (Vec<String>, String) {
                 let now = parse_ms(arg.trim());
                 for g in &mut sc.groups {
                     g.restore_for_state(now, sc.store.as_ref(), 3_600_000, 600_000);
+                }
+            }
+            "api_alerts" => {
+                let groups: Vec<&Group> = sc.groups.iter().collect();
+                let got = vec![ferroprom::rules::api::alerts_json(&groups)];
+                got_at.insert(line_no, got.clone());
+                if got != body {
+                    failures.push(format!(
+                        "line {line_no}: api_alerts\n--- expected\n{}\n--- got\n{}",
+                        body.join("\n"),
+                        got[0]
+                    ));
                 }
             }
             "resend_delay" => sc.env.resend_delay = parse_ms(arg.trim()),

@@ -153,6 +153,7 @@ pub struct Rule {
     last_error: Option<String>,
     eval_duration: Duration,
     eval_timestamp: Option<i64>,
+    last_evaluation: Option<i64>,
 }
 
 impl Rule {
@@ -163,6 +164,7 @@ impl Rule {
             last_error: None,
             eval_duration: Duration::ZERO,
             eval_timestamp: None,
+            last_evaluation: None,
         }
     }
 
@@ -205,9 +207,14 @@ impl Rule {
         self.eval_duration
     }
 
-    /// The evaluation timestamp (milliseconds) of the last evaluation.
+    /// The slot timestamp (milliseconds) of the last evaluation.
     pub fn eval_timestamp(&self) -> Option<i64> {
         self.eval_timestamp
+    }
+
+    /// Wall-clock start (Unix milliseconds) of the last evaluation.
+    pub fn last_evaluation(&self) -> Option<i64> {
+        self.last_evaluation
     }
 
     /// The alerting rule, if this is one.
@@ -499,6 +506,7 @@ impl Group {
             let started = Instant::now();
             self.stats.evaluations += 1;
             let rule = &mut self.rules[i];
+            rule.last_evaluation = Some(now_millis());
             let result = match &mut rule.kind {
                 RuleKind::Recording(r) => r.eval(ts, query_offset, env.query.as_ref(), limit),
                 RuleKind::Alerting(a) => a.eval(ts, query_offset, &env.query, limit),

@@ -26,6 +26,7 @@
 //! error, active alerts) beside them, keyed by group `file;name` and rule index.
 
 pub mod alerting;
+pub mod api;
 pub mod check;
 pub mod duration;
 mod error;
