@@ -18,3 +18,4 @@ pub use value::{
     FPoint, HPoint, Sample, Series, Value, format_api_float, format_api_timestamp, format_float,
     format_go_exp, format_go_g,
 };
+pub(crate) use matcher::{is_legacy_label_name, write_quoted};
