@@ -35,9 +35,9 @@ mod syntax;
 
 pub mod ast;
 mod functions;
-pub mod series;
 mod prettier;
 mod printer;
+pub mod series;
 
 pub use ast::*;
 pub use error::{ParseError, ParseErrorDetail};
