@@ -35,10 +35,13 @@ mod syntax;
 
 pub mod ast;
 mod functions;
+mod prettier;
+mod printer;
 
 pub use ast::*;
 pub use error::{ParseError, ParseErrorDetail};
 pub use functions::{FUNCTIONS, Function, function};
+pub use prettier::{prettify, prettify_width};
 
 use crate::model::Matcher;
 
