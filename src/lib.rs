@@ -12,5 +12,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod datafile;
+pub mod engine;
+pub mod exec;
+pub mod functions;
 pub mod model;
 pub mod parser;
+pub mod plan;
+pub mod promqltest;
+pub mod storage;
