@@ -30,17 +30,18 @@ pub(crate) fn yaml_options() -> Options {
     options
 }
 
-/// Formats a YAML syntax error as `yaml: line L: column C: message`.
+/// Formats a YAML syntax or shape error as `yaml: line L: column C: message`.
 pub(crate) fn yaml_error(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
     match e.location() {
         Some(loc) if loc.line() > 0 => {
-            let prefix = format!("line {} column {}: ", loc.line(), loc.column());
-            let message = text.strip_prefix("error: ").unwrap_or(&text);
-            let message = message.strip_prefix(&prefix).unwrap_or(message);
-            format!("yaml: line {}: column {}: {}", loc.line(), loc.column(), message.trim_end())
+            let (line, column) = (loc.line(), loc.column());
+            let message = text.strip_prefix(&format!("line {line} column {column}: ")).unwrap_or(text);
+            let message = message.replace(&format!(" at line {line}, column {column}"), "");
+            format!("yaml: line {line}: column {column}: {message}")
         }
-        _ => format!("yaml: {}", text.strip_prefix("error: ").unwrap_or(&text).trim_end()),
+        _ => format!("yaml: {text}"),
     }
 }
 
