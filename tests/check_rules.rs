@@ -1,6 +1,8 @@
 //! `check rules` over our own rule files (testdata/rules/{ok,bad}) and the promtool fixtures in
 //! ../shared/conformance/promtool, compared with expected reports (exit code, stdout, stderr).
 //!
+//! A second test dumps the groups loaded from each testdata/rules/ok file (`<name>.groups`).
+//!
 //! Options of a case come from a `# check: <flags>` first line of our own inputs, or from
 //! testdata/rules/shared/cases.txt for the shared fixtures. `UPDATE_EXPECTED=1` rewrites the expected
 //! files from the actual output (review the diff before committing). Known gaps are listed, with
@@ -10,8 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ferroprom::parser::ParseOptions;
-use ferroprom::rules::LoadOptions;
 use ferroprom::rules::check::{CheckInput, CheckOptions, check_rules};
+use ferroprom::rules::duration::format_duration;
+use ferroprom::rules::{LoadOptions, RuleGroup, RuleKind, load_files};
 
 const SHARED: &str = "../shared/conformance/promtool";
 
@@ -139,5 +142,76 @@ fn check_rules_reports_match() {
         assert!(all.iter().any(|(n, ..)| n == name), "expected-failures.txt names unknown case {name}");
     }
     eprintln!("check rules: {passed} of {} cases pass, {} known failures", all.len(), known.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// A readable dump of loaded groups: every field a rule manager will use.
+fn dump(groups: &[RuleGroup]) -> String {
+    let map = |m: &std::collections::BTreeMap<String, String>| {
+        let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        format!("{{{}}}", items.join(", "))
+    };
+    let mut out = String::new();
+    for g in groups {
+        out.push_str(&format!(
+            "group {:?} key={:?} at={}
+",
+            g.name,
+            g.key(),
+            g.position
+        ));
+        out.push_str(&format!(
+            "  interval={} query_offset={} limit={} labels={}
+",
+            g.interval.map_or("default".to_string(), format_duration),
+            g.query_offset.map_or("default".to_string(), format_duration),
+            g.limit,
+            map(&g.labels)
+        ));
+        for r in &g.rules {
+            match &r.kind {
+                RuleKind::Recording => out.push_str(&format!(
+                    "  record {:?} at={}
+",
+                    r.name, r.position
+                )),
+                RuleKind::Alerting { hold, keep_firing_for, annotations } => out.push_str(&format!(
+                    "  alert {:?} at={} for={} keep_firing_for={} annotations={}\n",
+                    r.name,
+                    r.position,
+                    format_duration(*hold),
+                    format_duration(*keep_firing_for),
+                    map(annotations)
+                )),
+            }
+            out.push_str(&format!(
+                "    expr={:?}\n    labels={} merged={}\n",
+                r.expr,
+                map(&r.labels),
+                map(&g.rule_labels(r))
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn loaded_groups_match() {
+    let mut problems = Vec::new();
+    for (name, files, flags, expected) in cases().into_iter().filter(|(n, ..)| n.starts_with("ok/")) {
+        let actual = match load_files(&files, &options(&flags).load) {
+            Ok(groups) => dump(&groups),
+            Err(errors) => errors.iter().map(|e| format!("{e}\n")).collect(),
+        };
+        let expected = expected.with_extension("groups");
+        if std::env::var_os("UPDATE_EXPECTED").is_some() {
+            fs::write(&expected, &actual).unwrap();
+            continue;
+        }
+        let want = fs::read_to_string(&expected).unwrap_or_default();
+        if want != actual {
+            problems.push(format!("{name}: groups differ\n--- expected\n{want}\n--- actual\n{actual}"));
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

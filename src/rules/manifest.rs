@@ -47,8 +47,8 @@ use serde_saphyr::Spanned;
 
 use super::error::{ErrorDetail, RuleError};
 use super::file::{yaml_error, yaml_options};
-use super::raw::{Dialect, Issue, ManifestGroups, Position};
-use super::validate::{Origin, check_group_list};
+use super::raw::{Node, Position, RawGroupList, Record};
+use super::validate::{Dialect, Origin, check_group_list};
 use super::{LoadOptions, RuleGroup};
 
 /// The API group of PrometheusRule objects.
@@ -126,13 +126,18 @@ pub fn parse_manifests(
             _ => format!("{namespace}-{name}.yaml"),
         };
         let object_label = format!("PrometheusRule {id}");
-        let origin =
-            Origin { file, group_file: &group_file, object: Some(&object_label), dialect: Dialect::Manifest };
-        let (groups, issues) = match object.spec {
-            Some(spec) => (spec.groups, spec.issues),
-            None => (Vec::new(), Vec::new()),
+        let origin = Origin {
+            file,
+            group_file: &group_file,
+            object: Some(&object_label),
+            dialect: Dialect::Manifest,
+            source: content,
         };
-        match check_group_list(&groups, &issues, &origin, options) {
+        let (groups, issues) = match object.spec {
+            Some(spec) => (spec.value.groups, spec.issues),
+            None => (None, Vec::new()),
+        };
+        match check_group_list(groups.as_ref(), issues, &origin, options) {
             Ok(groups) => out.groups.extend(groups),
             Err(e) => errors.extend(e),
         }
@@ -256,7 +261,7 @@ struct Object {
     api_version: Option<String>,
     kind: Option<String>,
     metadata: Metadata,
-    spec: Option<Spec>,
+    spec: Option<Node<Spec>>,
     items: Vec<Spanned<Object>>,
 }
 
@@ -272,41 +277,25 @@ struct Metadata {
     labels: BTreeMap<String, String>,
 }
 
-/// A PrometheusRule `spec`: its groups, and the keys it does not know.
+/// A PrometheusRule `spec`: its groups.
+#[derive(Default)]
 struct Spec {
-    groups: Vec<Spanned<super::raw::RawGroup>>,
-    issues: Vec<Issue>,
+    groups: Option<RawGroupList>,
 }
 
-impl<'de> Deserialize<'de> for Spec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Spec, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Spec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a PrometheusRule spec")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Spec, E> {
-                Ok(Spec { groups: Vec::new(), issues: Vec::new() })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Spec, A::Error> {
-                let mut spec = Spec { groups: Vec::new(), issues: Vec::new() };
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    if key.value == "groups" {
-                        spec.groups = map.next_value::<ManifestGroups>()?.0;
-                    } else {
-                        spec.issues.push(Issue::UnknownField {
-                            at: Position::of(&key.referenced),
-                            field: key.value.clone(),
-                            type_name: "v1.PrometheusRuleSpec",
-                        });
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(spec)
-            }
+impl Record for Spec {
+    const TYPE: &'static str = "v1.PrometheusRuleSpec";
+    fn field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &Spanned<String>,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        if key.value == "groups" {
+            self.groups = Some(map.next_value()?);
+            Ok(true)
+        } else {
+            Ok(false)
         }
-        deserializer.deserialize_any(V)
     }
 }
 
