@@ -215,3 +215,40 @@ fn loaded_groups_match() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// Every input file of the cases, as text.
+fn corpus() -> Vec<String> {
+    cases()
+        .into_iter()
+        .flat_map(|(_, files, ..)| files)
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .filter(|t| t.len() < 10_000)
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Damaged rule files and manifests give errors, never a panic.
+    #[test]
+    fn damaged_inputs_never_panic(
+        pick in 0usize..1000,
+        cut in 0usize..10_000,
+        junk in "[ -~\n\t]{0,12}",
+        keep in 0usize..10_000,
+    ) {
+        let corpus = corpus();
+        let text = &corpus[pick % corpus.len()];
+        let cut = floor_char_boundary(text, cut % (text.len() + 1));
+        let keep = floor_char_boundary(text, (cut + keep % (text.len() + 1)).min(text.len()));
+        let damaged = format!("{}{}{}", &text[..cut], junk, &text[keep..]);
+        let _ = ferroprom::rules::load_text(&damaged, Some("fuzz.yml"), &options("").load);
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

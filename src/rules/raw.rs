@@ -27,6 +27,49 @@ impl Position {
     }
 }
 
+impl Position {
+    /// Where Go's YAML parser places a scalar node: for a block scalar (`|`, `>`) that is its indicator
+    /// on the line above the content, not the content itself.
+    pub(crate) fn of_scalar(location: &Location, source: &str) -> Position {
+        let at = Position::of(location);
+        block_indicator(location, source).unwrap_or(at)
+    }
+}
+
+/// The position of the `|`/`>` header of the block scalar whose content starts at `location`.
+fn block_indicator(location: &Location, source: &str) -> Option<Position> {
+    let offset = usize::try_from(location.span().byte_offset()?).ok()?;
+    let before = source.get(..offset)?;
+    // Only leading whitespace may precede block content on its line.
+    let line_start = before.rfind('\n')? + 1;
+    if !before[line_start..].chars().all(|c| c == ' ' || c == '\t') {
+        return None;
+    }
+    // Skip blank lines between the header and the content.
+    let mut header_end = line_start - 1;
+    loop {
+        let header_start = source[..header_end].rfind('\n').map_or(0, |i| i + 1);
+        let header = &source[header_start..header_end];
+        if header.trim().is_empty() {
+            if header_start == 0 {
+                return None;
+            }
+            header_end = header_start - 1;
+            continue;
+        }
+        let code = header.split(" #").next().unwrap_or(header).trim_end();
+        let indicator = code.rfind(['|', '>'])?;
+        let tail = &code[indicator + 1..];
+        let preceded_ok = code[..indicator].ends_with([' ', ':', '\t', '-']) || indicator == 0;
+        if !preceded_ok || !tail.chars().all(|c| matches!(c, '-' | '+' | '0'..='9')) {
+            return None;
+        }
+        let line = u64::try_from(source[..header_start].matches('\n').count() + 1).ok()?;
+        let column = u64::try_from(header[..indicator].chars().count() + 1).ok()?;
+        return Some(Position { line, column });
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)

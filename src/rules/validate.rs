@@ -113,7 +113,7 @@ pub(crate) fn check_group_list(
         }
         seen_names.push(&group.name);
         for (index, (raw_rule, rule)) in group.raw_rules(raw).iter().zip(&group.rules).enumerate() {
-            for (at, message) in check_rule(raw_rule, rule, options) {
+            for (at, message) in check_rule(raw_rule, rule, options, origin.source) {
                 errors.push(origin.error(ErrorDetail::Rule {
                     group: group.name.clone(),
                     index: index + 1,
@@ -191,8 +191,8 @@ impl DecodedRule {
     }
 }
 
-fn position(scalar: &Option<Scalar>) -> Position {
-    scalar.as_ref().map(|s| Position::of(&s.referenced)).unwrap_or_default()
+fn position(scalar: &Option<Scalar>, source: &str) -> Position {
+    scalar.as_ref().map(|s| Position::of_scalar(&s.referenced, source)).unwrap_or_default()
 }
 
 impl DecodedGroup {
@@ -429,10 +429,15 @@ fn valid_metric_name(name: &str, options: &LoadOptions) -> bool {
 }
 
 /// The checks of one rule, as (positions, message) in promtool's order.
-fn check_rule(raw: &RawRule, rule: &DecodedRule, options: &LoadOptions) -> Vec<(Vec<Position>, String)> {
+fn check_rule(
+    raw: &RawRule,
+    rule: &DecodedRule,
+    options: &LoadOptions,
+    source: &str,
+) -> Vec<(Vec<Position>, String)> {
     let mut out = Vec::new();
-    let record_at = position(&raw.record);
-    let alert_at = position(&raw.alert);
+    let record_at = position(&raw.record, source);
+    let alert_at = position(&raw.alert, source);
     match (&rule.record, &rule.alert) {
         (Some(_), Some(_)) => {
             out.push((vec![record_at, alert_at], "only one of 'record' and 'alert' must be set".to_string()))
@@ -442,7 +447,7 @@ fn check_rule(raw: &RawRule, rule: &DecodedRule, options: &LoadOptions) -> Vec<(
         }
         _ => {}
     }
-    let expr_at = position(&raw.expr);
+    let expr_at = position(&raw.expr, source);
     if rule.expr.is_empty() {
         out.push((vec![expr_at], "field 'expr' must be set in rule".to_string()));
     } else if let Err(e) = expr::check(&rule.expr, &options.parse) {
