@@ -72,12 +72,19 @@ pub struct Selection {
     pub skipped: Vec<String>,
 }
 
-/// Whether `content` is a Kubernetes manifest (its first document has `kind` or `apiVersion` at the
-/// top level) rather than a rule file.
+/// Whether `content` holds Kubernetes objects (some document has both `apiVersion` and `kind` at its
+/// top level) rather than a rule file. This looks at the text only, so that large rule files are not
+/// decoded twice.
 pub fn looks_like_manifest(content: &str) -> bool {
-    let mut reader = content.as_bytes();
-    let mut docs = serde_saphyr::read_with_options::<_, Header>(&mut reader, yaml_options());
-    matches!(docs.next(), Some(Ok(Header(true))))
+    let top_level_key = |key: &str| {
+        content.lines().any(|line| {
+            let line = line.trim_end();
+            [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .any(|k| line.strip_prefix(k.as_str()).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        })
+    };
+    top_level_key("apiVersion") && top_level_key("kind")
 }
 
 /// Reads the PrometheusRule objects of a manifest file and checks their groups. `file` names the
@@ -154,52 +161,6 @@ fn flatten_lists(object: Spanned<Object>, out: &mut Vec<Spanned<Object>>) {
         }
     } else {
         out.push(object);
-    }
-}
-
-/// Whether a document's top level has `kind` or `apiVersion`.
-struct Header(bool);
-
-impl<'de> Deserialize<'de> for Header {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Header, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Header;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any YAML document")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
-                let mut found = false;
-                while let Some(key) = map.next_key::<KeyText>()? {
-                    found |= matches!(key.0.as_deref(), Some("kind" | "apiVersion"));
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Ok(Header(found))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Header, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Header(false))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-        }
-        deserializer.deserialize_any(V)
     }
 }
 
