@@ -4,3 +4,4 @@
 mod matcher;
 
 pub use matcher::{MatchOp, Matcher, MatcherError};
+pub(crate) use matcher::{is_legacy_label_name, write_quoted};
