@@ -21,3 +21,4 @@ pub mod parser;
 pub mod plan;
 pub mod promqltest;
 pub mod storage;
+pub mod rules;
