@@ -243,3 +243,54 @@ fn our_series_cases() {
     assert!(count > 0, "no cases in {}", dir.display());
     assert!(failures.is_empty(), "{} of {count} cases fail:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Every series line of the promqltest corpus (`load` blocks and expected results of `eval`
+/// blocks) parses. `@st` lines (start timestamps) have their own notation and are left out, as
+/// are scalar results and `expect` lines.
+#[test]
+fn promqltest_corpus_series_lines_parse() {
+    let dir = root().join("../shared/conformance/promqltest");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for file in &files {
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        let mut in_block = false;
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if !line.starts_with([' ', '\t']) {
+                in_block = trimmed.starts_with("load") || trimmed.starts_with("eval");
+                continue;
+            }
+            let first = trimmed.split_whitespace().next().unwrap_or("");
+            if !in_block
+                || first.ends_with("@st")
+                || first == "expect"
+                || first.starts_with("eval")
+                || first.starts_with("load")
+                || first == "clear"
+                || first.starts_with("expected_fail_")
+                || trimmed.parse::<f64>().is_ok()
+                || ["Inf", "+Inf", "-Inf", "NaN"].contains(&trimmed)
+            {
+                continue;
+            }
+            count += 1;
+            if let Err(e) = parse_series_desc(trimmed) {
+                failures.push(format!("{}:{}: {trimmed}: {e}", file.display(), n + 1));
+            }
+        }
+    }
+    eprintln!("promqltest corpus: {count} series lines");
+    assert!(count > 1000, "only {count} series lines found");
+    assert!(failures.is_empty(), "{} lines fail:\n{}", failures.len(), failures.join("\n"));
+}

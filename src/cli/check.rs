@@ -82,6 +82,11 @@ pub fn check_rules(args: &CheckArgs) -> ExitCode {
         lint_duplicates,
         lint_fatal: args.lint_fatal,
     };
+    // promtool (kingpin's ExistingFiles) refuses missing paths before checking anything.
+    if let Some(missing) = args.files.iter().find(|f| !f.exists()) {
+        eprintln!("ferroprom: error: path '{}' does not exist, try --help", missing.display());
+        return ExitCode::from(1);
+    }
     let inputs: Vec<CheckInput> = if args.files.is_empty() {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {

@@ -96,6 +96,12 @@ impl Labels {
         Labels(Arc::from(labels))
     }
 
+    /// Whether both values share one allocation (then they are equal; the converse does not
+    /// hold). A cheap first check before comparing or hashing.
+    pub fn ptr_eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The number of labels.
     pub fn len(&self) -> usize {
         self.0.len()

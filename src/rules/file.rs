@@ -4,8 +4,8 @@
 use serde_saphyr::{DuplicateKeyPolicy, Options};
 
 use super::error::{ErrorDetail, RuleError};
-use super::raw::{Dialect, RuleFileDoc};
-use super::validate::{Origin, check_groups};
+use super::raw::RuleFileDoc;
+use super::validate::{Dialect, Origin, check_groups};
 use super::{LoadOptions, RuleGroup};
 
 /// The warning promtool logs when a rule file has more than one YAML document.
@@ -30,17 +30,18 @@ pub(crate) fn yaml_options() -> Options {
     options
 }
 
-/// Formats a YAML syntax error as `yaml: line L: column C: message`.
+/// Formats a YAML syntax or shape error as `yaml: line L: column C: message`.
 pub(crate) fn yaml_error(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
     match e.location() {
         Some(loc) if loc.line() > 0 => {
-            let prefix = format!("line {} column {}: ", loc.line(), loc.column());
-            let message = text.strip_prefix("error: ").unwrap_or(&text);
-            let message = message.strip_prefix(&prefix).unwrap_or(message);
-            format!("yaml: line {}: column {}: {}", loc.line(), loc.column(), message.trim_end())
+            let (line, column) = (loc.line(), loc.column());
+            let message = text.strip_prefix(&format!("line {line} column {column}: ")).unwrap_or(text);
+            let message = message.replace(&format!(" at line {line}, column {column}"), "");
+            format!("yaml: line {line}: column {column}: {message}")
         }
-        _ => format!("yaml: {}", text.strip_prefix("error: ").unwrap_or(&text).trim_end()),
+        _ => format!("yaml: {text}"),
     }
 }
 
@@ -64,26 +65,32 @@ pub fn parse_rule_file(
     options: &LoadOptions,
 ) -> Result<RuleFile, Vec<RuleError>> {
     let mut warnings = Vec::new();
-    let raw = match serde_saphyr::from_str_with_options::<Option<RuleFileDoc>>(content, yaml_options()) {
-        Ok(doc) => doc.map(|d| d.0).unwrap_or_default(),
+    let doc = match serde_saphyr::from_str_with_options::<Option<RuleFileDoc>>(content, yaml_options()) {
+        Ok(doc) => doc,
         Err(serde_saphyr::Error::MultipleDocuments { .. }) => {
             warnings.push(MULTIPLE_DOCUMENTS_WARNING.to_string());
             first_document(content).map_err(|e| vec![RuleError::new(file, ErrorDetail::Yaml(e))])?
         }
         Err(e) => return Err(vec![RuleError::new(file, ErrorDetail::Yaml(yaml_error(&e)))]),
     };
-    let origin = Origin { file, group_file: file.unwrap_or("-"), object: None, dialect: Dialect::RuleFile };
-    let groups = check_groups(&raw, &origin, options)?;
+    let origin = Origin {
+        file,
+        group_file: file.unwrap_or("-"),
+        object: None,
+        dialect: Dialect::RuleFile,
+        source: content,
+    };
+    let groups = check_groups(doc.as_ref(), &origin, options)?;
     Ok(RuleFile { groups, warnings })
 }
 
 /// Decodes only the first document of a multi-document stream; later documents are not looked at.
-fn first_document(content: &str) -> Result<super::raw::RawGroups, String> {
+fn first_document(content: &str) -> Result<Option<RuleFileDoc>, String> {
     let mut reader = content.as_bytes();
-    let mut docs = serde_saphyr::read_with_options::<_, Option<RuleFileDoc>>(&mut reader, yaml_options());
+    let mut docs = serde_saphyr::read_with_options::<_, RuleFileDoc>(&mut reader, yaml_options());
     match docs.next() {
-        Some(Ok(doc)) => Ok(doc.map(|d| d.0).unwrap_or_default()),
+        Some(Ok(doc)) => Ok(Some(doc)),
         Some(Err(e)) => Err(yaml_error(&e)),
-        None => Ok(Default::default()),
+        None => Ok(None),
     }
 }

@@ -47,8 +47,8 @@ use serde_saphyr::Spanned;
 
 use super::error::{ErrorDetail, RuleError};
 use super::file::{yaml_error, yaml_options};
-use super::raw::{Dialect, Issue, ManifestGroups, Position};
-use super::validate::{Origin, check_group_list};
+use super::raw::{Node, Position, RawGroupList, Record};
+use super::validate::{Dialect, Origin, check_group_list};
 use super::{LoadOptions, RuleGroup};
 
 /// The API group of PrometheusRule objects.
@@ -72,12 +72,19 @@ pub struct Selection {
     pub skipped: Vec<String>,
 }
 
-/// Whether `content` is a Kubernetes manifest (its first document has `kind` or `apiVersion` at the
-/// top level) rather than a rule file.
+/// Whether `content` holds Kubernetes objects (some document has both `apiVersion` and `kind` at its
+/// top level) rather than a rule file. This looks at the text only, so that large rule files are not
+/// decoded twice.
 pub fn looks_like_manifest(content: &str) -> bool {
-    let mut reader = content.as_bytes();
-    let mut docs = serde_saphyr::read_with_options::<_, Header>(&mut reader, yaml_options());
-    matches!(docs.next(), Some(Ok(Header(true))))
+    let top_level_key = |key: &str| {
+        content.lines().any(|line| {
+            let line = line.trim_end();
+            [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .any(|k| line.strip_prefix(k.as_str()).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        })
+    };
+    top_level_key("apiVersion") && top_level_key("kind")
 }
 
 /// Reads the PrometheusRule objects of a manifest file and checks their groups. `file` names the
@@ -126,13 +133,18 @@ pub fn parse_manifests(
             _ => format!("{namespace}-{name}.yaml"),
         };
         let object_label = format!("PrometheusRule {id}");
-        let origin =
-            Origin { file, group_file: &group_file, object: Some(&object_label), dialect: Dialect::Manifest };
-        let (groups, issues) = match object.spec {
-            Some(spec) => (spec.groups, spec.issues),
-            None => (Vec::new(), Vec::new()),
+        let origin = Origin {
+            file,
+            group_file: &group_file,
+            object: Some(&object_label),
+            dialect: Dialect::Manifest,
+            source: content,
         };
-        match check_group_list(&groups, &issues, &origin, options) {
+        let (groups, issues) = match object.spec {
+            Some(spec) => (spec.value.groups, spec.issues),
+            None => (None, Vec::new()),
+        };
+        match check_group_list(groups.as_ref(), issues, &origin, options) {
             Ok(groups) => out.groups.extend(groups),
             Err(e) => errors.extend(e),
         }
@@ -149,52 +161,6 @@ fn flatten_lists(object: Spanned<Object>, out: &mut Vec<Spanned<Object>>) {
         }
     } else {
         out.push(object);
-    }
-}
-
-/// Whether a document's top level has `kind` or `apiVersion`.
-struct Header(bool);
-
-impl<'de> Deserialize<'de> for Header {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Header, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Header;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any YAML document")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
-                let mut found = false;
-                while let Some(key) = map.next_key::<KeyText>()? {
-                    found |= matches!(key.0.as_deref(), Some("kind" | "apiVersion"));
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Ok(Header(found))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Header, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Header(false))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Header, E> {
-                Ok(Header(false))
-            }
-        }
-        deserializer.deserialize_any(V)
     }
 }
 
@@ -256,7 +222,7 @@ struct Object {
     api_version: Option<String>,
     kind: Option<String>,
     metadata: Metadata,
-    spec: Option<Spec>,
+    spec: Option<Node<Spec>>,
     items: Vec<Spanned<Object>>,
 }
 
@@ -272,41 +238,25 @@ struct Metadata {
     labels: BTreeMap<String, String>,
 }
 
-/// A PrometheusRule `spec`: its groups, and the keys it does not know.
+/// A PrometheusRule `spec`: its groups.
+#[derive(Default)]
 struct Spec {
-    groups: Vec<Spanned<super::raw::RawGroup>>,
-    issues: Vec<Issue>,
+    groups: Option<RawGroupList>,
 }
 
-impl<'de> Deserialize<'de> for Spec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Spec, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Spec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a PrometheusRule spec")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Spec, E> {
-                Ok(Spec { groups: Vec::new(), issues: Vec::new() })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Spec, A::Error> {
-                let mut spec = Spec { groups: Vec::new(), issues: Vec::new() };
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    if key.value == "groups" {
-                        spec.groups = map.next_value::<ManifestGroups>()?.0;
-                    } else {
-                        spec.issues.push(Issue::UnknownField {
-                            at: Position::of(&key.referenced),
-                            field: key.value.clone(),
-                            type_name: "v1.PrometheusRuleSpec",
-                        });
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(spec)
-            }
+impl Record for Spec {
+    const TYPE: &'static str = "v1.PrometheusRuleSpec";
+    fn field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &Spanned<String>,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        if key.value == "groups" {
+            self.groups = Some(map.next_value()?);
+            Ok(true)
+        } else {
+            Ok(false)
         }
-        deserializer.deserialize_any(V)
     }
 }
 

@@ -167,7 +167,7 @@ pub struct LoadedFile {
 pub fn load_file(path: &Path, options: &LoadOptions) -> Result<LoadedFile, Vec<RuleError>> {
     let name = path.display().to_string();
     let content = std::fs::read_to_string(path)
-        .map_err(|e| vec![RuleError::new(Some(&name), ErrorDetail::Read(io_message(&e)))])?;
+        .map_err(|e| vec![RuleError::new(Some(&name), ErrorDetail::Read(io_message(&name, &e)))])?;
     load_text(&content, Some(&name), options)
 }
 
@@ -186,11 +186,13 @@ pub fn load_text(
     }
 }
 
-/// An I/O error in Go's words where they differ (`open x: no such file or directory`).
-fn io_message(e: &std::io::Error) -> String {
+/// An I/O error in Go's words (`open rules.yml: no such file or directory`).
+fn io_message(name: &str, e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => "open: no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "open: permission denied".to_string(),
-        _ => e.to_string(),
+        std::io::ErrorKind::NotFound => format!("open {name}: no such file or directory"),
+        std::io::ErrorKind::PermissionDenied => format!("open {name}: permission denied"),
+        std::io::ErrorKind::IsADirectory => format!("read {name}: is a directory"),
+        std::io::ErrorKind::InvalidData => format!("read {name}: invalid UTF-8"),
+        _ => format!("open {name}: {e}"),
     }
 }

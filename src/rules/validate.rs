@@ -8,7 +8,9 @@ use serde_saphyr::Spanned;
 
 use super::duration::{go_quote, parse_duration};
 use super::error::{ErrorDetail, RuleError};
-use super::raw::{Dialect, Issue, Position, RawGroup, RawGroups, RawRule, Scalar, StringMap};
+use super::raw::{
+    Issue, Node, Position, RawGroup, RawGroupList, RawRule, RuleFileDoc, Scalar, StringMap, Value,
+};
 use super::template::check_alert_template;
 use super::{LoadOptions, Rule, RuleGroup, RuleKind, expr};
 
@@ -21,6 +23,16 @@ pub(crate) struct Origin<'a> {
     /// The manifest object, for messages.
     pub object: Option<&'a str>,
     pub dialect: Dialect,
+    /// The whole text the positions refer to.
+    pub source: &'a str,
+}
+
+/// Which format the groups come from: a rule file, or the `spec` of a PrometheusRule manifest (where
+/// an empty duration means "unset" and `partial_response_strategy` is allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    RuleFile,
+    Manifest,
 }
 
 impl Origin<'_> {
@@ -31,25 +43,48 @@ impl Origin<'_> {
     }
 }
 
-/// Decodes and checks the groups of one document. On failure every error found is returned, in the
-/// order promtool reports them.
+/// Decodes and checks the groups of a rule file document. On failure every error found is
+/// returned, in the order promtool reports them.
 pub(crate) fn check_groups(
-    raw: &RawGroups,
+    doc: Option<&RuleFileDoc>,
     origin: &Origin<'_>,
     options: &LoadOptions,
 ) -> Result<Vec<RuleGroup>, Vec<RuleError>> {
-    check_group_list(&raw.groups, &raw.issues, origin, options)
+    let Some(doc) = doc else {
+        return Ok(Vec::new());
+    };
+    let mut issues = doc.value.issues.clone();
+    if let Some(found) = &doc.value.mismatch {
+        issues.push(Issue::Mismatch {
+            at: Position::of(&doc.referenced),
+            found: found.describe(origin.source, &doc.referenced),
+            target: "rulefmt.RuleGroups",
+        });
+    }
+    check_group_list(doc.value.value.groups.as_ref(), issues, origin, options)
 }
 
 /// [`check_groups`] over a bare list of groups (a manifest's `spec.groups`), with the issues found
 /// outside the groups.
 pub(crate) fn check_group_list(
-    groups: &[Spanned<RawGroup>],
-    outer_issues: &[Issue],
+    list: Option<&RawGroupList>,
+    outer_issues: Vec<Issue>,
     origin: &Origin<'_>,
     options: &LoadOptions,
 ) -> Result<Vec<RuleGroup>, Vec<RuleError>> {
-    let decoded = decode(groups, outer_issues, origin, options)?;
+    let empty = Vec::new();
+    let groups = list.map_or(&empty, |l| &l.value.items);
+    let mut issues = outer_issues;
+    if let Some(l) = list
+        && let Some(found) = &l.value.mismatch
+    {
+        issues.push(Issue::Mismatch {
+            at: Position::of(&l.referenced),
+            found: found.describe(origin.source, &l.referenced),
+            target: "[]rulefmt.RuleGroup",
+        });
+    }
+    let decoded = decode(groups, issues, origin, options)?;
     let mut errors = Vec::new();
     let mut seen_names: Vec<&str> = Vec::new();
     for (raw, group) in groups.iter().zip(&decoded) {
@@ -77,8 +112,8 @@ pub(crate) fn check_group_list(
             }
         }
         seen_names.push(&group.name);
-        for (index, (raw_rule, rule)) in raw.value.rules.iter().zip(&group.rules).enumerate() {
-            for (at, message) in check_rule(&raw_rule.value, rule, options) {
+        for (index, (raw_rule, rule)) in group.raw_rules(raw).iter().zip(&group.rules).enumerate() {
+            for (at, message) in check_rule(raw_rule, rule, options, origin.source) {
                 errors.push(origin.error(ErrorDetail::Rule {
                     group: group.name.clone(),
                     index: index + 1,
@@ -156,109 +191,194 @@ impl DecodedRule {
     }
 }
 
-fn text(scalar: &Option<Scalar>) -> String {
-    scalar.as_ref().and_then(|s| s.value.clone()).unwrap_or_default()
+fn position(scalar: &Option<Scalar>, source: &str) -> Position {
+    scalar.as_ref().map(|s| Position::of_scalar(&s.referenced, source)).unwrap_or_default()
 }
 
-fn position(scalar: &Option<Scalar>) -> Position {
-    scalar.as_ref().map(|s| Position::of(&s.referenced)).unwrap_or_default()
+impl DecodedGroup {
+    /// The rules as written, matching `self.rules` one to one.
+    fn raw_rules<'a>(&self, raw: &'a Spanned<Node<RawGroup>>) -> Vec<&'a RawRule> {
+        raw.value
+            .value
+            .rules
+            .as_ref()
+            .map(|l| l.value.items.iter().map(|r| &r.value.value).collect())
+            .unwrap_or_default()
+    }
 }
 
-fn pairs(map: &Option<StringMap>) -> Vec<(String, String)> {
-    map.as_ref()
-        .map(|m| {
-            m.entries.iter().map(|(k, v)| (k.value.clone(), v.value.clone().unwrap_or_default())).collect()
-        })
-        .unwrap_or_default()
+/// Decodes scalars, collecting Go's unmarshal errors.
+struct Decoder<'a> {
+    source: &'a str,
+    dialect: Dialect,
+    ignore_unknown_fields: bool,
+    issues: Vec<Issue>,
+    bad_durations: Vec<(Position, String)>,
+}
+
+impl Decoder<'_> {
+    fn issues(&mut self, found: &[Issue]) {
+        for issue in found {
+            if !(self.ignore_unknown_fields && matches!(issue, Issue::UnknownField { .. })) {
+                self.issues.push(issue.clone());
+            }
+        }
+    }
+
+    fn mismatch(&mut self, location: &serde_saphyr::Location, found: &Value, target: &'static str) {
+        self.issues.push(Issue::Mismatch {
+            at: Position::of(location),
+            found: found.describe(self.source, location),
+            target,
+        });
+    }
+
+    /// A scalar as text (`None` when absent or null); a collection is an unmarshal error.
+    fn text(&mut self, scalar: &Option<Scalar>) -> Option<String> {
+        let s = scalar.as_ref()?;
+        match s.value.text(self.source, &s.referenced) {
+            Ok(t) => t,
+            Err(()) => {
+                self.mismatch(&s.referenced, &s.value, "string");
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, scalar: &Option<Scalar>) -> Option<Duration> {
+        let text = self.text(scalar)?;
+        if text.is_empty() && self.dialect == Dialect::Manifest {
+            return None;
+        }
+        match parse_duration(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let at = scalar.as_ref().map(|s| Position::of(&s.referenced)).unwrap_or_default();
+                self.bad_durations.push((at, e));
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, scalar: &Option<Scalar>) -> i64 {
+        let Some(s) = scalar else {
+            return 0;
+        };
+        match &s.value {
+            Value::Null => 0,
+            Value::Str(t) | Value::Plain { rendered: t, .. } => match parse_go_int(t) {
+                Some(v) => v,
+                None => {
+                    self.mismatch(&s.referenced, &s.value, "int");
+                    0
+                }
+            },
+            Value::Seq | Value::Map => {
+                self.mismatch(&s.referenced, &s.value, "int");
+                0
+            }
+        }
+    }
+
+    fn map(&mut self, node: &Option<Spanned<Node<StringMap>>>) -> Vec<(String, String)> {
+        let Some(node) = node else {
+            return Vec::new();
+        };
+        self.issues(&node.value.issues);
+        if let Some(found) = &node.value.mismatch {
+            self.mismatch(&node.referenced, found, "map[string]string");
+        }
+        let mut out = Vec::new();
+        for (key, value) in &node.value.value.entries {
+            let value = self.text(&Some(value.clone())).unwrap_or_default();
+            out.push((key.value.clone(), value));
+        }
+        out
+    }
 }
 
 /// Turns the raw document into values, or returns the decoding errors promtool reports before any
 /// check: the first bad duration alone (Go's YAML decoder stops there), else every unmarshal error.
 fn decode(
-    groups: &[Spanned<RawGroup>],
-    outer_issues: &[Issue],
+    groups: &[Spanned<Node<RawGroup>>],
+    outer_issues: Vec<Issue>,
     origin: &Origin<'_>,
     options: &LoadOptions,
 ) -> Result<Vec<DecodedGroup>, Vec<RuleError>> {
-    let mut issues: Vec<(Position, String)> = Vec::new();
-    let mut keep = |issue: &Issue| match issue {
-        Issue::UnknownField { .. } if options.ignore_unknown_fields => {}
-        _ => issues.push((issue.position(), issue.message())),
+    let mut d = Decoder {
+        source: origin.source,
+        dialect: origin.dialect,
+        ignore_unknown_fields: options.ignore_unknown_fields,
+        issues: Vec::new(),
+        bad_durations: Vec::new(),
     };
-    outer_issues.iter().for_each(&mut keep);
-    for g in groups {
-        g.value.all_issues().iter().for_each(&mut keep);
-    }
-    let mut durations: Vec<(Position, String)> = Vec::new();
-    let mut duration = |scalar: &Option<Scalar>| -> Option<Duration> {
-        let s = scalar.as_ref()?;
-        let text = s.value.as_deref()?;
-        if text.is_empty() && origin.dialect == Dialect::Manifest {
-            return None;
-        }
-        match parse_duration(text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                durations.push((Position::of(&s.referenced), e));
-                None
-            }
-        }
-    };
+    d.issues(&outer_issues);
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
-        let raw = &g.value;
-        let limit = match &raw.limit {
-            Some(Spanned { value: Some(t), referenced, .. }) => match parse_go_int(t) {
-                Some(v) => v,
-                None => {
-                    let at = Position::of(referenced);
-                    let tag = if t.parse::<f64>().is_ok() { "!!float" } else { "!!str" };
-                    issues.push((at, format!("line {}: cannot unmarshal {tag} `{t}` into int", at.line)));
-                    0
+        d.issues(&g.value.issues);
+        if let Some(found) = &g.value.mismatch {
+            d.mismatch(&g.referenced, found, "rulefmt.RuleGroup");
+        }
+        let raw = &g.value.value;
+        if let (Some(at), Dialect::RuleFile) = (raw.partial_response_strategy, origin.dialect) {
+            d.issues(&[Issue::UnknownField {
+                at,
+                field: "partial_response_strategy".to_string(),
+                type_name: "rulefmt.RuleGroup",
+            }]);
+        }
+        let name = d.text(&raw.name).unwrap_or_default();
+        let interval = d.duration(&raw.interval);
+        let query_offset = d.duration(&raw.query_offset);
+        let limit = d.int(&raw.limit);
+        let labels = d.map(&raw.labels);
+        let mut rules = Vec::new();
+        if let Some(list) = &raw.rules {
+            if let Some(found) = &list.value.mismatch {
+                d.mismatch(&list.referenced, found, "[]rulefmt.Rule");
+            }
+            for r in &list.value.items {
+                d.issues(&r.value.issues);
+                if let Some(found) = &r.value.mismatch {
+                    d.mismatch(&r.referenced, found, "rulefmt.Rule");
                 }
-            },
-            _ => 0,
-        };
-        let interval = duration(&raw.interval);
-        let query_offset = duration(&raw.query_offset);
-        let mut rules = Vec::with_capacity(raw.rules.len());
-        for r in &raw.rules {
-            let rr = &r.value;
-            let record = rr.record.as_ref().and_then(|s| s.value.clone()).filter(|s| !s.is_empty());
-            let alert = rr.alert.as_ref().and_then(|s| s.value.clone()).filter(|s| !s.is_empty());
-            rules.push(DecodedRule {
-                name: alert.clone().or_else(|| record.clone()).unwrap_or_default(),
-                record,
-                alert,
-                expr: text(&rr.expr),
-                hold: duration(&rr.for_).unwrap_or_default(),
-                keep_firing_for: duration(&rr.keep_firing_for).unwrap_or_default(),
-                labels: pairs(&rr.labels),
-                annotations: pairs(&rr.annotations),
-                at: Position::of(&r.referenced),
-            });
+                let rr = &r.value.value;
+                let record = d.text(&rr.record).filter(|s| !s.is_empty());
+                let alert = d.text(&rr.alert).filter(|s| !s.is_empty());
+                rules.push(DecodedRule {
+                    name: alert.clone().or_else(|| record.clone()).unwrap_or_default(),
+                    record,
+                    alert,
+                    expr: d.text(&rr.expr).unwrap_or_default(),
+                    hold: d.duration(&rr.for_).unwrap_or_default(),
+                    keep_firing_for: d.duration(&rr.keep_firing_for).unwrap_or_default(),
+                    labels: d.map(&rr.labels),
+                    annotations: d.map(&rr.annotations),
+                    at: Position::of(&r.referenced),
+                });
+            }
         }
         out.push(DecodedGroup {
-            name: text(&raw.name),
+            name,
             file: origin.group_file.to_string(),
             at: Position::of(&g.referenced),
             interval: interval.filter(|d| !d.is_zero()),
             query_offset,
             limit,
-            labels: pairs(&raw.labels),
+            labels,
             rules,
         });
     }
-    durations.sort();
-    if let Some((_, message)) = durations.into_iter().next() {
+    d.bad_durations.sort();
+    if let Some((_, message)) = d.bad_durations.into_iter().next() {
         return Err(vec![origin.error(ErrorDetail::Yaml(message))]);
     }
-    if !issues.is_empty() {
-        issues.sort();
+    if !d.issues.is_empty() {
+        d.issues.sort_by_key(Issue::position);
         let mut message = "yaml: unmarshal errors:".to_string();
-        for (_, line) in issues {
+        for issue in &d.issues {
             message.push_str("\n  ");
-            message.push_str(&line);
+            message.push_str(&issue.message());
         }
         return Err(vec![origin.error(ErrorDetail::Yaml(message))]);
     }
@@ -309,10 +429,15 @@ fn valid_metric_name(name: &str, options: &LoadOptions) -> bool {
 }
 
 /// The checks of one rule, as (positions, message) in promtool's order.
-fn check_rule(raw: &RawRule, rule: &DecodedRule, options: &LoadOptions) -> Vec<(Vec<Position>, String)> {
+fn check_rule(
+    raw: &RawRule,
+    rule: &DecodedRule,
+    options: &LoadOptions,
+    source: &str,
+) -> Vec<(Vec<Position>, String)> {
     let mut out = Vec::new();
-    let record_at = position(&raw.record);
-    let alert_at = position(&raw.alert);
+    let record_at = position(&raw.record, source);
+    let alert_at = position(&raw.alert, source);
     match (&rule.record, &rule.alert) {
         (Some(_), Some(_)) => {
             out.push((vec![record_at, alert_at], "only one of 'record' and 'alert' must be set".to_string()))
@@ -322,7 +447,7 @@ fn check_rule(raw: &RawRule, rule: &DecodedRule, options: &LoadOptions) -> Vec<(
         }
         _ => {}
     }
-    let expr_at = position(&raw.expr);
+    let expr_at = position(&raw.expr, source);
     if rule.expr.is_empty() {
         out.push((vec![expr_at], "field 'expr' must be set in rule".to_string()));
     } else if let Err(e) = expr::check(&rule.expr, &options.parse) {

@@ -206,7 +206,7 @@ impl MemStorage {
     /// Appends one float sample with its start ("created") timestamp `st` (0 = unknown).
     pub fn append_with_st(&self, labels: &Labels, t: i64, v: f64, st: i64) -> Result<(), AppendError> {
         let mut inner = self.write();
-        inner.append(self.opts, labels, t, Pending::Float(v), st)
+        inner.append(self.opts, labels, t, Pending::Float(v), st, &mut None)
     }
 
     /// Appends one native histogram sample.
@@ -228,7 +228,7 @@ impl MemStorage {
         st: i64,
     ) -> Result<(), AppendError> {
         let mut inner = self.write();
-        inner.append(self.opts, labels, t, Pending::Histogram(h), st)
+        inner.append(self.opts, labels, t, Pending::Histogram(h), st, &mut None)
     }
 
     /// A batch of appends that becomes visible to readers at once, on [`Appender::commit`].
@@ -288,6 +288,8 @@ impl Inner {
         Ok(id)
     }
 
+    /// Appends one sample. `last` caches the series of the previous call: consecutive samples of
+    /// one series (sharing one `Labels` allocation) skip the lookup.
     fn append(
         &mut self,
         opts: MemStorageOptions,
@@ -295,13 +297,21 @@ impl Inner {
         t: i64,
         v: Pending,
         st: i64,
+        last: &mut Option<(Labels, SeriesId)>,
     ) -> Result<(), AppendError> {
         let v = match v {
             Pending::Histogram(h) if is_stale_nan(h.sum) => Pending::Float(h.sum),
             v => v,
         };
         let store_max = self.max_t;
-        let id = self.series_id(labels)?;
+        let id = match last {
+            Some((l, id)) if l.ptr_eq(labels) => *id,
+            _ => {
+                let id = self.series_id(labels)?;
+                *last = Some((labels.clone(), id));
+                id
+            }
+        };
         let s = &mut self.series[id as usize];
         let in_order = s.max_t().is_none_or(|m| t > m);
         if !in_order {
@@ -414,8 +424,9 @@ impl Appender<'_> {
         let mut inner = self.store.write();
         let mut first_err = None;
         let mut stored = 0;
+        let mut last = None;
         for (labels, t, v, st) in self.pending {
-            match inner.append(opts, &labels, t, v, st) {
+            match inner.append(opts, &labels, t, v, st, &mut last) {
                 Ok(()) => stored += 1,
                 Err(e) => {
                     first_err.get_or_insert(e);
