@@ -29,6 +29,8 @@
 //!     rules: vec![RuleSpec::Recording { name: "one".into(), expr: "vector(1)".into(), labels: BTreeMap::new() }],
 //! }]);
 //! assert_eq!(manager.groups().len(), 1);
+//! let json = manager.with_groups(|groups| ferroprom::rules::api::rules_json(groups));
+//! assert!(json.starts_with(r#"{"groups":[{"name":"g","file":"rules.yml","rules":[{"name":"one""#));
 //! manager.stop();
 //! ```
 
@@ -296,6 +298,15 @@ impl Manager {
     /// The running groups, ordered by `file;name`.
     pub fn groups(&self) -> Vec<Arc<Mutex<Group>>> {
         self.lock().groups.values().map(|r| Arc::clone(&r.group)).collect()
+    }
+
+    /// Runs `f` with every running group locked, ordered by `file;name` (for the API renderers of
+    /// [`crate::rules::api`]).
+    pub fn with_groups<T>(&self, f: impl FnOnce(&[&Group]) -> T) -> T {
+        let handles = self.groups();
+        let guards: Vec<MutexGuard<'_, Group>> = handles.iter().map(|g| lock_group(g)).collect();
+        let refs: Vec<&Group> = guards.iter().map(|g| &**g).collect();
+        f(&refs)
     }
 
     /// Stops every group (after its current evaluation). Removed groups still waiting to write
