@@ -217,3 +217,18 @@ fn exposes_metrics() {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
 }
+
+#[test]
+fn one_queue_per_alertmanager() {
+    let up = Server::start(vec![]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut o = opts();
+    o.max_retries = 0;
+    let n = Notifier::new(&[format!("http://127.0.0.1:{port}"), up.url.clone()], o).unwrap();
+    n.send(vec![alert("A", &[]), alert("B", &[])]);
+    assert!(n.flush(Duration::from_secs(10)));
+    let stats = n.stats();
+    assert_eq!((stats[0].sent, stats[0].dropped), (0, 2));
+    assert_eq!((stats[1].sent, stats[1].dropped), (2, 0));
+    assert_eq!(up.bodies().len(), 1);
+}
