@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node};
+use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node, PipeNode, SmolStr};
 use gotmpl::{MissingKey, Template, Value};
 
 use crate::model::format_go_g;
@@ -31,6 +31,10 @@ use crate::rules::template::{ALERT_TEMPLATE_PRELUDE, check_alert_template};
 
 /// Name of the hidden function appended to every printing action to print like Go's `fmt`.
 const PRINT_FN: &str = "__ferroprom_print";
+
+/// Name of the hidden function every field access (`$labels.x`, `.Labels.x`) is rewritten to, so
+/// that a missing key of a label map gives `""` as Go's typed `map[string]string` does.
+const FIELD_FN: &str = "__ferroprom_field";
 
 /// A sample as templates see it: the result of `query`, an element for `first`, `label`, `value`.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +168,7 @@ fn build(name: &str, text: &str, fm: gotmpl::FuncMap) -> Result<Template, Templa
     for tname in parsed.templates() {
         let Some(tree) = parsed.lookup(tname) else { continue };
         let mut tree = tree.clone();
+        rewrite_fields_in_list(&mut tree);
         add_printing(&mut tree);
         rewritten.push((tname.to_string(), tree));
     }
@@ -171,10 +176,126 @@ fn build(name: &str, text: &str, fm: gotmpl::FuncMap) -> Result<Template, Templa
     tmpl = tmpl.func(PRINT_FN, |args: &[Value]| {
         Ok(Value::String(go_print(args.last().unwrap_or(&Value::Nil)).into()))
     });
+    tmpl = tmpl.func(FIELD_FN, field_fn);
+    tmpl = tmpl.func("index", index_fn);
     for (tname, tree) in rewritten {
         tmpl = tmpl.add_parse_tree(&tname, tree);
     }
     Ok(tmpl)
+}
+
+/// Whether `m` behaves like Go's `map[string]string`: every value is a string (an empty map too).
+fn is_string_map(m: &BTreeMap<Arc<str>, Value>) -> bool {
+    m.values().all(|v| matches!(v, Value::String(_)))
+}
+
+/// A map lookup with Go's typed-map semantics for label maps: a missing key of a string map is `""`.
+fn lookup(v: &Value, key: &str) -> Result<Value, gotmpl::TemplateError> {
+    match v {
+        Value::Map(m) => Ok(match m.get(key) {
+            Some(x) => x.clone(),
+            None if is_string_map(m) => Value::String("".into()),
+            None => Value::Nil,
+        }),
+        Value::Nil => Ok(Value::Nil),
+        other => {
+            Err(gotmpl::TemplateError::Exec(format!("can't evaluate field {key} in type {}", go_type(other))))
+        }
+    }
+}
+
+/// `__ferroprom_field BASE "f1" "f2" …`: the field chain `BASE.f1.f2`.
+fn field_fn(args: &[Value]) -> gotmpl::Result<Value> {
+    let mut cur = args.first().cloned().unwrap_or(Value::Nil);
+    for f in args.iter().skip(1) {
+        let Value::String(name) = f else { continue };
+        cur = lookup(&cur, name)?;
+    }
+    Ok(cur)
+}
+
+/// Go's `index`, with label maps answering `""` for missing keys.
+fn index_fn(args: &[Value]) -> gotmpl::Result<Value> {
+    let mut cur = arg("index", args, 0)?.clone();
+    for key in args.iter().skip(1) {
+        cur = match (&cur, key) {
+            (Value::Map(_), Value::String(k)) => lookup(&cur, k)?,
+            (Value::List(l), Value::Int(i)) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| l.get(i).cloned())
+                .ok_or(gotmpl::TemplateError::IndexOutOfRange { index: *i })?,
+            (Value::Nil, _) => return Err(func_err("index", "index of untyped nil".into())),
+            (other, k) => {
+                return Err(func_err(
+                    "index",
+                    format!("can't index item of type {} with {}", go_type(other), go_type(k)),
+                ));
+            }
+        };
+    }
+    Ok(cur)
+}
+
+fn rewrite_fields_in_list(list: &mut ListNode) {
+    for node in &mut list.nodes {
+        match node {
+            Node::List(l) => rewrite_fields_in_list(l),
+            Node::Action(a) => rewrite_fields_in_pipe(&mut a.pipe),
+            Node::If(b) | Node::With(b) | Node::Range(b) => {
+                rewrite_fields_in_pipe(&mut b.pipe);
+                rewrite_fields_in_list(&mut b.body);
+                if let Some(e) = &mut b.else_body {
+                    rewrite_fields_in_list(e);
+                }
+            }
+            Node::Template(t) => {
+                if let Some(p) = &mut t.pipe {
+                    rewrite_fields_in_pipe(p);
+                }
+            }
+            Node::Define(d) => rewrite_fields_in_list(&mut d.body),
+            Node::Text(_) | Node::Break(_) | Node::Continue(_) => {}
+        }
+    }
+}
+
+fn rewrite_fields_in_pipe(pipe: &mut PipeNode) {
+    for cmd in &mut pipe.commands {
+        for arg in &mut cmd.args {
+            rewrite_fields(arg);
+        }
+    }
+}
+
+/// Replaces a field chain on `base` by a call of [`FIELD_FN`].
+fn field_call(pos: gotmpl::parse::Pos, base: TExpr, fields: &[SmolStr]) -> TExpr {
+    let mut args = vec![TExpr::Identifier(pos, FIELD_FN.into()), base];
+    args.extend(fields.iter().map(|f| TExpr::String(pos, Arc::from(f.as_str()))));
+    TExpr::Pipe(
+        pos,
+        PipeNode { pos, decl: Vec::new(), commands: vec![CommandNode { pos, args }], is_assign: false },
+    )
+}
+
+fn rewrite_fields(e: &mut TExpr) {
+    let replacement = match e {
+        TExpr::Field(pos, fields) if !fields.is_empty() => Some(field_call(*pos, TExpr::Dot(*pos), fields)),
+        TExpr::Variable(pos, name, fields) if !fields.is_empty() => {
+            Some(field_call(*pos, TExpr::Variable(*pos, name.clone(), Vec::new()), fields))
+        }
+        TExpr::Chain(pos, inner, fields) => {
+            rewrite_fields(inner);
+            Some(field_call(*pos, (**inner).clone(), fields))
+        }
+        TExpr::Pipe(_, p) => {
+            rewrite_fields_in_pipe(p);
+            None
+        }
+        _ => None,
+    };
+    if let Some(r) = replacement {
+        *e = r;
+    }
 }
 
 /// Appends the Go-style printing function to every action that prints its result.
@@ -829,6 +950,15 @@ mod tests {
             ("{{ $labels.job }}", "node"),
             ("{{ $labels.missing }}x", "x"),
             ("{{ index $labels \"missing\" }}y", "y"),
+            ("{{ if eq $labels.severity \"critical\" }}crit{{ else }}other{{ end }}", "other"),
+            ("{{ if ne $labels.severity \"\" }}has{{ else }}none{{ end }}", "none"),
+            ("{{ len $labels.severity }}", "0"),
+            ("{{ printf \"%s!\" $labels.severity }}", "!"),
+            ("{{ index $labels \"severity\" | printf \"%q\" }}", "\"\""),
+            ("{{ eq (index $labels \"severity\") \"\" }}", "true"),
+            ("{{ .Labels.job }} {{ $.Labels.job }}", "node node"),
+            ("{{ range query \"up\" }}{{ .Labels.i }}{{ .Labels.none }}{{ end }}", "ba"),
+            ("{{ (query \"up\" | first).Labels.i }}", "b"),
             ("{{ $value }}", "0.12345"),
             ("{{ $value | humanize }}", "123.5m"),
             ("{{ $value | humanizePercentage }}", "12.35%"),
