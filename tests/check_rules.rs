@@ -185,8 +185,9 @@ fn dump(groups: &[RuleGroup]) -> String {
                 )),
             }
             out.push_str(&format!(
-                "    expr={:?}\n    labels={} merged={}\n",
+                "    expr={:?}\n    parsed={}\n    labels={} merged={}\n",
                 r.expr,
+                r.parsed,
                 map(&r.labels),
                 map(&g.rule_labels(r))
             ));
