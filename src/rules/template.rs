@@ -130,16 +130,10 @@ fn check_structure(source: &str) -> Option<(usize, String)> {
                 open.push(keyword);
             }
             "define" | "block" => open.push(keyword),
-            "else" => {
-                if !matches!(open.last(), Some(&("if" | "range" | "with"))) {
-                    return Some((start, "unexpected {{else}}".to_string()));
-                }
+            "else" if !matches!(open.last(), Some(&("if" | "range" | "with"))) => {
+                return Some((start, "unexpected {{else}}".to_string()));
             }
-            "end" => {
-                if open.pop().is_none() {
-                    return Some((start, "unexpected {{end}}".to_string()));
-                }
-            }
+            "end" if open.pop().is_none() => return Some((start, "unexpected {{end}}".to_string())),
             "break" | "continue" => {
                 let in_range = open
                     .iter()
