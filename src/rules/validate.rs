@@ -23,6 +23,7 @@ pub(crate) struct Origin<'a> {
     pub group_file: &'a str,
     /// The manifest object, for messages.
     pub object: Option<&'a str>,
+    /// The format the groups are written in.
     pub dialect: Dialect,
     /// The whole text the positions refer to.
     pub source: &'a str,
@@ -87,7 +88,7 @@ pub(crate) fn check_group_list(
     }
     let decoded = decode(groups, issues, origin, options)?;
     let mut errors = Vec::new();
-    let mut seen_names: Vec<&str> = Vec::new();
+    let mut seen_names: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut parsed: Vec<Vec<Option<Expr>>> = Vec::with_capacity(decoded.len());
     for (raw, group) in groups.iter().zip(&decoded) {
         let at = Position::of(&raw.referenced);
@@ -97,7 +98,7 @@ pub(crate) fn check_group_list(
                 message: "Groupname must not be empty".to_string(),
             }));
         }
-        if seen_names.contains(&group.name.as_str()) {
+        if !seen_names.insert(group.name.as_str()) {
             errors.push(origin.error(ErrorDetail::Group {
                 at: Some(at),
                 message: format!("groupname: \"{}\" is repeated in the same file", group.name),
@@ -113,7 +114,6 @@ pub(crate) fn check_group_list(
                 );
             }
         }
-        seen_names.push(&group.name);
         let mut group_parsed = Vec::with_capacity(group.rules.len());
         for (index, (raw_rule, rule)) in group.raw_rules(raw).iter().zip(&group.rules).enumerate() {
             let (problems, expr) = check_rule(raw_rule, rule, options, origin.source);
