@@ -402,8 +402,8 @@ impl Display for GoFloat {
 mod tests {
     use super::*;
     use crate::model::Matcher;
-    use crate::parser::ast::{AggregateOp, BinaryOp, Span, VectorMatching};
     use crate::parser::FUNCTIONS;
+    use crate::parser::ast::{AggregateOp, BinaryOp, Span, VectorMatching};
 
     const S: Span = Span { start: 0, end: 0 };
 
@@ -466,6 +466,7 @@ mod tests {
                 include: vec!["ü".into()],
                 fill: FillValues { lhs: Some(1e6), rhs: Some(f64::NAN) },
             }),
+            span: S,
         };
         assert_eq!(
             b.to_string(),
