@@ -402,8 +402,8 @@ impl Display for GoFloat {
 mod tests {
     use super::*;
     use crate::model::Matcher;
-    use crate::parser::ast::{AggregateOp, BinaryOp, Span, VectorMatching};
     use crate::parser::FUNCTIONS;
+    use crate::parser::ast::{AggregateOp, BinaryOp, Span, VectorMatching};
 
     const S: Span = Span { start: 0, end: 0 };
 
