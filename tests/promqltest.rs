@@ -318,7 +318,8 @@ fn conformance() {
         }
         for (key, _) in &listed {
             if !failing.iter().any(|(k, _)| k == key) {
-                problems.push(format!("threads={threads}: {key} is listed but passes: remove it from the list"));
+                problems
+                    .push(format!("threads={threads}: {key} is listed but passes: remove it from the list"));
             }
         }
     }

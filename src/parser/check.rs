@@ -95,7 +95,10 @@ impl<'a> Checker<'a> {
             Expr::Subquery(s) => {
                 let t = self.check(&mut s.expr);
                 if t != ValueType::Vector {
-                    self.error(span, format!("subquery is only allowed on instant vector, got {} instead", t.api_name()));
+                    self.error(
+                        span,
+                        format!("subquery is only allowed on instant vector, got {} instead", t.api_name()),
+                    );
                 }
             }
             Expr::MatrixSelector(m) => self.check_selector(&m.vector, false),
@@ -109,7 +112,11 @@ impl<'a> Checker<'a> {
         if let Some(name) = &vs.name {
             let others = &vs.matchers[..vs.matchers.len().saturating_sub(1)];
             for m in others.iter().filter(|m| m.name == "__name__") {
-                let msg = format!("metric name must not be set twice: {} or {}", go_quote(name), go_quote(&m.value));
+                let msg = format!(
+                    "metric name must not be set twice: {} or {}",
+                    go_quote(name),
+                    go_quote(&m.value)
+                );
                 self.error(vs.span, msg);
             }
             return;
@@ -139,7 +146,8 @@ impl<'a> Checker<'a> {
             if m.on {
                 for l1 in &m.labels {
                     if m.include.contains(l1) {
-                        let msg = format!("label {} must not occur in ON and GROUP clause at once", go_quote(l1));
+                        let msg =
+                            format!("label {} must not occur in ON and GROUP clause at once", go_quote(l1));
                         self.errors.push(RawError { message: msg, start: r.start, end: r.end });
                     }
                 }
@@ -190,16 +198,25 @@ impl<'a> Checker<'a> {
         let name = go_quote(f.name);
         if f.variadic == 0 {
             if nargs != c.args.len() {
-                self.error(c.span, format!("expected {nargs} argument(s) in call to {name}, got {}", c.args.len()));
+                self.error(
+                    c.span,
+                    format!("expected {nargs} argument(s) in call to {name}, got {}", c.args.len()),
+                );
             }
         } else {
             let na = nargs.saturating_sub(1);
             if na > c.args.len() {
-                self.error(c.span, format!("expected at least {na} argument(s) in call to {name}, got {}", c.args.len()));
+                self.error(
+                    c.span,
+                    format!("expected at least {na} argument(s) in call to {name}, got {}", c.args.len()),
+                );
             } else if f.variadic > 0 {
                 let max = na + f.variadic as usize;
                 if max < c.args.len() {
-                    self.error(c.span, format!("expected at most {max} argument(s) in call to {name}, got {}", c.args.len()));
+                    self.error(
+                        c.span,
+                        format!("expected at most {max} argument(s) in call to {name}, got {}", c.args.len()),
+                    );
                 }
             }
         }
@@ -209,7 +226,10 @@ impl<'a> Checker<'a> {
             if t != ValueType::Vector {
                 self.error(
                     c.span,
-                    format!("expected type instant vector in call to function {name}, got {}", t.document_name()),
+                    format!(
+                        "expected type instant vector in call to function {name}, got {}",
+                        t.document_name()
+                    ),
                 );
             }
             match &c.args[1] {
@@ -233,7 +253,8 @@ impl<'a> Checker<'a> {
             } else {
                 i
             };
-            let t = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.check_node(arg, bypass_second && i == 1));
+            let t =
+                stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.check_node(arg, bypass_second && i == 1));
             let want = f.arg_types[idx];
             if t != want {
                 self.error(

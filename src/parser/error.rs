@@ -27,7 +27,10 @@ pub(crate) struct Positions<'a> {
 
 impl<'a> Positions<'a> {
     pub(crate) fn new(input: &'a str) -> Positions<'a> {
-        Positions { input, newlines: input.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect() }
+        Positions {
+            input,
+            newlines: input.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect(),
+        }
     }
 
     /// A detail for `message` at `start..end`, with line and column computed as Prometheus

@@ -122,7 +122,18 @@ impl Kind {
         use Kind::*;
         matches!(
             self,
-            Bool | By | GroupLeft | GroupRight | Fill | FillLeft | FillRight | Ignoring | Offset | Smoothed | Anchored | On | Without
+            Bool | By
+                | GroupLeft
+                | GroupRight
+                | Fill
+                | FillLeft
+                | FillRight
+                | Ignoring
+                | Offset
+                | Smoothed
+                | Anchored
+                | On
+                | Without
         )
     }
 
@@ -468,10 +479,9 @@ impl<'a> Lexer<'a> {
         if is_duration_keyword_start(c) {
             return match self.scan_duration_keyword() {
                 Some(tok) => Ok(Some(tok)),
-                None => Err((
-                    format!("unexpected character in duration expression: {}", go_quote_rune(c)),
-                    start,
-                )),
+                None => {
+                    Err((format!("unexpected character in duration expression: {}", go_quote_rune(c)), start))
+                }
             };
         }
         if c.is_ascii_digit() || (c == '.' && self.peek2().is_some_and(|d| d.is_ascii_digit())) {
@@ -817,7 +827,8 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
             'U' => (8, 16, false),
             _ => return Err(()),
         };
-        let (mut v, mut remaining) = if base == 8 { (e.to_digit(8).ok_or(())?, count - 1) } else { (0, count) };
+        let (mut v, mut remaining) =
+            if base == 8 { (e.to_digit(8).ok_or(())?, count - 1) } else { (0, count) };
         while remaining > 0 {
             v = v * base + chars.next().and_then(|d| d.to_digit(base)).ok_or(())?;
             remaining -= 1;

@@ -9,9 +9,8 @@ pub(crate) fn number(text: &str) -> Result<f64, String> {
     if let Some(i) = go_parse_int(text) {
         return Ok(i as f64);
     }
-    go_parse_float(text).map_err(|why| {
-        format!("error parsing number: strconv.ParseFloat: parsing {}: {why}", go_quote(text))
-    })
+    go_parse_float(text)
+        .map_err(|why| format!("error parsing number: strconv.ParseFloat: parsing {}: {why}", go_quote(text)))
 }
 
 /// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
@@ -199,7 +198,10 @@ mod tests {
             number("1e999"),
             Err("error parsing number: strconv.ParseFloat: parsing \"1e999\": value out of range".into())
         );
-        assert_eq!(number("0x"), Err("error parsing number: strconv.ParseFloat: parsing \"0x\": invalid syntax".into()));
+        assert_eq!(
+            number("0x"),
+            Err("error parsing number: strconv.ParseFloat: parsing \"0x\": invalid syntax".into())
+        );
     }
 
     #[test]

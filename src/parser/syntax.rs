@@ -173,7 +173,11 @@ impl<'a> Parser<'a> {
 
     fn cur(&self) -> Token {
         let i = self.pos.min(self.tokens.len().saturating_sub(1));
-        self.tokens.get(i).copied().unwrap_or(Token { kind: Kind::Eof, start: self.input.len(), end: self.input.len() })
+        self.tokens.get(i).copied().unwrap_or(Token {
+            kind: Kind::Eof,
+            start: self.input.len(),
+            end: self.input.len(),
+        })
     }
 
     fn kind(&self) -> Kind {
@@ -376,7 +380,10 @@ impl<'a> Parser<'a> {
             Kind::Str => {
                 self.advance();
                 let value = self.unquote(t);
-                Ok(Node { expr: Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }), depth: 1 })
+                Ok(Node {
+                    expr: Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }),
+                    depth: 1,
+                })
             }
             Kind::LeftParen => {
                 self.advance();
@@ -401,7 +408,13 @@ impl<'a> Parser<'a> {
             Kind::Agg(op) if matches!(self.peek_kind(), Kind::LeftParen | Kind::By | Kind::Without) => {
                 self.parse_aggregation(op)
             }
-            Kind::Identifier | Kind::Start | Kind::End | Kind::Step | Kind::Range | Kind::MaxOf | Kind::MinOf
+            Kind::Identifier
+            | Kind::Start
+            | Kind::End
+            | Kind::Step
+            | Kind::Range
+            | Kind::MaxOf
+            | Kind::MinOf
                 if self.peek_kind() == Kind::LeftParen =>
             {
                 self.parse_call()
@@ -540,7 +553,11 @@ impl<'a> Parser<'a> {
         let (args, depth, close) = self.parse_call_body()?;
         let span = Span::new(name_tok.start, close.end);
         let Some(func) = function(name) else {
-            self.error(name_tok.start, name_tok.end, format!("unknown function with name {}", go_quote(name)));
+            self.error(
+                name_tok.start,
+                name_tok.end,
+                format!("unknown function with name {}", go_quote(name)),
+            );
             return Ok(Node { expr: Self::placeholder(span), depth: depth + 1 });
         };
         if func.experimental && !self.opts.experimental_functions {
@@ -779,7 +796,8 @@ impl<'a> Parser<'a> {
                 };
                 let close = self.advance();
                 let span = Span::new(inner.expr.span().start, close.end);
-                let sq = SubqueryExpr { expr: Box::new(inner.expr), range, step, offset: None, at: None, span };
+                let sq =
+                    SubqueryExpr { expr: Box::new(inner.expr), range, step, offset: None, at: None, span };
                 self.node(Expr::Subquery(sq), inner.depth + 1)
             }
             _ => Err(self.unexpected("subquery or range", "\":\" or \"]\"")),
@@ -817,7 +835,12 @@ impl<'a> Parser<'a> {
         self.nested(|p| p.duration_binary(0, ctx, lhs))
     }
 
-    fn duration_binary(&mut self, min_prec: u8, ctx: Ctx, lhs: Option<DurationExpr>) -> PResult<DurationExpr> {
+    fn duration_binary(
+        &mut self,
+        min_prec: u8,
+        ctx: Ctx,
+        lhs: Option<DurationExpr>,
+    ) -> PResult<DurationExpr> {
         let mut lhs = match lhs {
             Some(l) => l,
             None => self.duration_unary(ctx)?,
@@ -891,7 +914,11 @@ impl<'a> Parser<'a> {
         let n = self.number_literal(t);
         if literal::duration_out_of_range(n.value) {
             self.error(t.start, t.end, "duration out of range");
-            return DurationExpr::Number(NumberLiteral { value: 0.0, duration: false, span: Span::default() });
+            return DurationExpr::Number(NumberLiteral {
+                value: 0.0,
+                duration: false,
+                span: Span::default(),
+            });
         }
         DurationExpr::Number(n)
     }
@@ -982,8 +1009,10 @@ impl<'a> Parser<'a> {
                         self.advance();
                         let inner = self.parse_duration_expr(OFFSET_CTX, None)?;
                         let close = self.expect(Kind::RightParen, OFFSET_CTX)?;
-                        let wrapped =
-                            DurationExpr::Paren { expr: Box::new(inner), span: Span::new(next.start, close.end) };
+                        let wrapped = DurationExpr::Paren {
+                            expr: Box::new(inner),
+                            span: Span::new(next.start, close.end),
+                        };
                         Ok(self.apply_duration_unary(op, t, wrapped))
                     }
                     _ => Err(self.unexpected(OFFSET_CTX.0, OFFSET_CTX.1)),
