@@ -35,6 +35,8 @@ fn options(flags: &str) -> CheckOptions {
             }
             "--lint-fatal" => options.lint_fatal = true,
             "--ignore-unknown-fields" => options.load.ignore_unknown_fields = true,
+            // Not a promtool flag: the library's legacy (pre-UTF-8) name checks.
+            "--legacy-names" => options.load.legacy_names = true,
             "--rule-selector" => options.load.selector = Some(value.parse().unwrap()),
             "--enable-feature" => {
                 for f in value.split(',') {
@@ -185,8 +187,9 @@ fn dump(groups: &[RuleGroup]) -> String {
                 )),
             }
             out.push_str(&format!(
-                "    expr={:?}\n    labels={} merged={}\n",
+                "    expr={:?}\n    parsed={}\n    labels={} merged={}\n",
                 r.expr,
+                r.parsed,
                 map(&r.labels),
                 map(&g.rule_labels(r))
             ));
