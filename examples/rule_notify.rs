@@ -6,32 +6,20 @@
 //!     [--interval 1s] [--resend-delay 1s] [--external-url URL] [--run-for 10s]
 //! ```
 //!
-//! Until the engine is wired into the rule manager, this example answers rule expressions with a
-//! stand-in that evaluates constant vectors only (`vector(<number>)`); any other expression makes
-//! its rule fail with a clear error. Used by `.ci/interop-alertmanager`.
+//! Rules query the engine over an in-memory store that holds only what the rules record. Used by
+//! `.ci/interop-alertmanager`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferroprom::model::{Labels, Sample};
+use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::notifier::{Notifier, NotifierOptions};
 use ferroprom::rules::duration::parse_duration;
-use ferroprom::rules::group::{QueryError, send_to_notifier};
+use ferroprom::rules::group::{EngineQueryFunc, send_to_notifier};
 use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
 use ferroprom::rules::{LoadOptions, load_files};
 use ferroprom::storage::MemStorage;
-
-/// The stand-in query function: `vector(<number>)` only.
-fn constant_vector(expr: &str, t: i64) -> Result<Vec<Sample>, QueryError> {
-    let v = expr
-        .trim()
-        .strip_prefix("vector(")
-        .and_then(|r| r.strip_suffix(')'))
-        .and_then(|n| n.trim().parse::<f64>().ok())
-        .ok_or_else(|| QueryError(format!("this example evaluates only vector(<number>), not {expr:?}")))?;
-    Ok(vec![Sample { labels: Labels::empty(), t, f: v, h: None }])
-}
 
 struct Args {
     rules: Vec<String>,
@@ -96,7 +84,11 @@ fn main() -> ExitCode {
     };
     let ms = |d: Duration| d.as_millis() as i64;
     let store = Arc::new(MemStorage::new());
-    let mut opts = ManagerOptions::new(Arc::new(constant_vector), store);
+    let query = EngineQueryFunc {
+        engine: Arc::new(Engine::new(EngineOptions::default())),
+        storage: Arc::clone(&store),
+    };
+    let mut opts = ManagerOptions::new(Arc::new(query), store);
     opts.notify = Some(send_to_notifier(Arc::clone(&notifier), args.external_url.clone()));
     opts.external_url = args.external_url.clone();
     opts.resend_delay = ms(args.resend_delay);
