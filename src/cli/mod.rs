@@ -2,6 +2,7 @@
 //! process exit code.
 
 mod expr;
+mod promqltest;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ enum Command {
     Parse(expr::ExprArgs),
     /// Parse an expression and print it prettified (100 columns, 2-space indent).
     Fmt(expr::ExprArgs),
+    /// Run promqltest scripts (`.test` files) against the engine; prints per-file results and
+    /// `N passed, N failed`.
+    Promqltest(promqltest::PromqltestArgs),
 }
 
 /// Runs the parsed command line.
@@ -29,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Parse(args) => expr::parse(&args),
         Command::Fmt(args) => expr::fmt(&args),
+        Command::Promqltest(args) => promqltest::run(&args),
     }
 }
 

@@ -25,14 +25,20 @@
 //! The types here describe rules as configured; the rule manager keeps evaluation state (health, last
 //! error, active alerts) beside them, keyed by group `file;name` and rule index.
 
+pub mod alerting;
+pub mod api;
 pub mod check;
 pub mod duration;
 mod error;
+pub mod expansion;
 mod expr;
 pub mod file;
+pub mod group;
 pub mod lint;
+pub mod manager;
 pub mod manifest;
 mod raw;
+pub mod recording;
 pub mod template;
 mod validate;
 
