@@ -1,8 +1,10 @@
 //! Subcommands of the `ferroprom` binary. Each subcommand lives in its own module and returns the
 //! process exit code.
 
+mod check;
 mod expr;
 mod promqltest;
+mod query;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -26,6 +28,12 @@ enum Command {
     /// Run promqltest scripts (`.test` files) against the engine; prints per-file results and
     /// `N passed, N failed`.
     Promqltest(promqltest::PromqltestArgs),
+    /// Check rule files and PrometheusRule manifests (`check rules`), as promtool does.
+    Check(check::CheckArgs),
+    /// Evaluate an instant or range query over a data file.
+    Query(query::QueryArgs),
+    /// Print the plan of an expression.
+    Explain(query::ExplainArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,6 +42,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Parse(args) => expr::parse(&args),
         Command::Fmt(args) => expr::fmt(&args),
         Command::Promqltest(args) => promqltest::run(&args),
+        Command::Check(args) => check::check_rules(&args),
+        Command::Query(args) => query::query(&args),
+        Command::Explain(args) => query::explain(&args),
     }
 }
 
