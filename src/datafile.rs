@@ -44,7 +44,7 @@ pub enum DataFileError {
         message: String,
     },
     /// A line is malformed or its sample was rejected.
-    #[error("line {line}: {message}")]
+    #[error("{}", crate::promqltest::with_line(*line, message))]
     Line {
         /// 1-based line number.
         line: usize,

@@ -13,6 +13,8 @@ mod nhcb;
 mod runner;
 mod script;
 
+pub(crate) use script::with_line;
+
 pub use compare::{DEFAULT_EPSILON, almost_equal, histograms_match};
 pub use duration::parse_duration;
 pub use runner::{

@@ -231,14 +231,25 @@ impl ExpectMatch {
     }
 }
 
-/// A script that could not be read: its 1-based line and the reason.
+/// A script that could not be read: its 1-based line and the reason. Displays as
+/// `line N: reason`, or as the reason alone when it already starts with its position (`N:C: parse
+/// error: ...`, upstream's form for series lines).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("{}", with_line(*line, message))]
 pub struct ScriptError {
     /// 1-based line.
     pub line: usize,
     /// What is wrong, in upstream's words where it has them.
     pub message: String,
+}
+
+/// `line N: message`, unless `message` already starts with `N:`.
+pub(crate) fn with_line(line: usize, message: &str) -> String {
+    if message.strip_prefix(&line.to_string()).is_some_and(|rest| rest.starts_with(':')) {
+        message.to_string()
+    } else {
+        format!("line {line}: {message}")
+    }
 }
 
 fn err(index: usize, message: impl Into<String>) -> ScriptError {
