@@ -146,11 +146,19 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
     if let Some(idx) = c.args.iter().position(|a| matches!(a, Node::MatrixSelector(_) | Node::Subquery(_))) {
         let source = match &c.args[idx] {
             Node::MatrixSelector(m) => {
-                if m.selector.anchored {
-                    return Err(EvalError::Unsupported("the anchored modifier".into()));
+                const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
+                const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
+                if m.selector.anchored && !ANCHORED_SAFE.contains(&name) {
+                    return Err(EvalError::msg(format!(
+                        "anchored modifier can only be used with: {} - not with {name}",
+                        ANCHORED_SAFE.join(", ")
+                    )));
                 }
-                if m.selector.smoothed {
-                    return Err(EvalError::Unsupported("the smoothed modifier".into()));
+                if m.selector.smoothed && !SMOOTHED_SAFE.contains(&name) {
+                    return Err(EvalError::msg(format!(
+                        "smoothed modifier can only be used with: {} - not with {name}",
+                        SMOOTHED_SAFE.join(", ")
+                    )));
                 }
                 MatrixSource::Selector(m.clone())
             }

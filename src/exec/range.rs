@@ -31,6 +31,15 @@ impl MatrixSource {
         }
     }
 
+    /// How far the window reaches beyond `(t - range, t]` on each side: `(before, after)`.
+    fn extension(&self, lookback: i64) -> (i64, i64, bool, bool) {
+        match self {
+            MatrixSource::Selector(m) if m.selector.smoothed => (lookback, lookback, false, true),
+            MatrixSource::Selector(m) if m.selector.anchored => (lookback, 0, true, false),
+            _ => (0, 0, false, false),
+        }
+    }
+
     fn offset_at(&self) -> (i64, Option<i64>) {
         match self {
             MatrixSource::Selector(m) => (m.selector.offset, m.selector.at),
@@ -168,6 +177,7 @@ impl Operator for RangeOp<'_> {
         }
         let range = self.source.range();
         let (offset, at) = self.source.offset_at();
+        let (ext_lo, ext_hi, anchored, smoothed) = self.source.extension(self.ctx.lookback);
         let grid = self.grid;
         let steps: Vec<(i64, i64)> = (lo..hi)
             .map(|i| {
@@ -211,7 +221,7 @@ impl Operator for RangeOp<'_> {
                     let mut notes = Vec::new();
                     let mut out = Vec::with_capacity(steps.len());
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
-                        let (f, h) = window(s, ref_t - range, ref_t);
+                        let (f, h) = window(s, ref_t - range - ext_lo, ref_t + ext_hi);
                         if f.is_empty() && h.is_empty() {
                             out.push(RangeOutput::None);
                             continue;
@@ -223,6 +233,8 @@ impl Operator for RangeOp<'_> {
                             range,
                             scalar: scalars.first().map_or(f64::NAN, |v| v[k]),
                             scalar2: scalars.get(1).map_or(f64::NAN, |v| v[k]),
+                            anchored,
+                            smoothed,
                         };
                         match func.eval(f, h, &args, name, &mut notes) {
                             Ok(v) => out.push(v),

@@ -73,6 +73,42 @@ pub(crate) fn latest(
     }
 }
 
+impl VectorSelectorOp<'_> {
+    /// The value of a `smoothed` selector: the sample at `ref_t`, or the interpolation between
+    /// the samples around it, within the lookback on both sides.
+    fn smoothed_value(&self, s: &Series, ref_t: i64) -> Result<Option<f64>, EvalError> {
+        let lb = self.ctx.lookback;
+        let (f, h) = super::range::window(s, ref_t - lb, ref_t + lb);
+        if f.is_empty() && h.is_empty() {
+            return Ok(None);
+        }
+        if !h.is_empty() {
+            if !f.is_empty() {
+                let name = s.labels.get(crate::model::METRIC_NAME).unwrap_or("");
+                self.ctx.annotate(crate::exec::Annotation::warning(
+                    format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                    self.sel.span,
+                ));
+                return Ok(None);
+            }
+            return Err(EvalError::Unsupported(
+                "smoothed native histograms (native histogram evaluation)".into(),
+            ));
+        }
+        let f: Vec<FPoint> = f.iter().copied().filter(|p| !is_stale_nan(p.f)).collect();
+        let i = f.partition_point(|p| p.t < ref_t);
+        Ok(if i < f.len() && f[i].t == ref_t {
+            Some(f[i].f)
+        } else if i > 0 && i < f.len() {
+            Some(crate::functions::interpolate(f[i - 1], f[i], ref_t, false))
+        } else if i > 0 {
+            Some(f[i - 1].f)
+        } else {
+            None
+        })
+    }
+}
+
 impl Operator for VectorSelectorOp<'_> {
     fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
         if let Some(m) = &self.meta {
@@ -110,6 +146,15 @@ impl Operator for VectorSelectorOp<'_> {
             let t = self.grid.time(i);
             let ref_t = self.sel.at.unwrap_or(t) - self.sel.offset;
             let mut samples = Vec::new();
+            if self.sel.smoothed {
+                for (id, s) in self.data.iter().enumerate() {
+                    if let Some(v) = self.smoothed_value(s, ref_t)? {
+                        samples.push(Sample::float(id as u32, v));
+                    }
+                }
+                batch.push(StepVector { t, samples });
+                continue;
+            }
             for (id, s) in self.data.iter().enumerate() {
                 if let Some((st, f, h)) = latest(s, ref_t, self.ctx.lookback) {
                     samples.push(match self.mode {

@@ -16,7 +16,7 @@ pub use date::{DateFn, date_value};
 pub use histogram::{HistBinop, hist_binop, hist_div, hist_equals, hist_mul};
 pub use kahan::kahan_inc;
 pub use quantile::{Bucket, BucketQuantile, bucket_quantile, quantile};
-pub use range::{RangeArgs, RangeFn, RangeOutput};
+pub use range::{RangeArgs, RangeFn, RangeOutput, interpolate};
 
 /// Applies an elementwise float function by name (`abs`, `ceil`, `sin`, ...); `None` when `name`
 /// is not one.

@@ -82,6 +82,11 @@ pub struct RangeArgs {
     pub scalar: f64,
     /// The second scalar argument (the trend factor of `double_exponential_smoothing`).
     pub scalar2: f64,
+    /// The selector is `anchored`: the window also holds the samples of the lookback before it.
+    pub anchored: bool,
+    /// The selector is `smoothed`: the window also holds the samples of the lookback on both
+    /// sides, and boundary values are interpolated.
+    pub smoothed: bool,
 }
 
 /// The value of a range function for one window.
@@ -299,6 +304,9 @@ impl RangeFn {
                 if floats.is_empty() {
                     return Err(unsupported(self));
                 }
+                if args.anchored || args.smoothed {
+                    return Ok(extended_rate(floats, args, self != Delta, self == Rate));
+                }
                 Ok(extrapolated_rate(floats, args, self != Delta, self == Rate))
             }
             Irate | Idelta => {
@@ -314,6 +322,14 @@ impl RangeFn {
             Changes | Resets => {
                 if !hists.is_empty() {
                     return Err(unsupported(self));
+                }
+                let mut floats = floats;
+                if args.anchored {
+                    let last_le = floats.partition_point(|p| p.t <= args.range_start) as isize - 1;
+                    if (last_le + 1) as usize >= floats.len() {
+                        return Ok(RangeOutput::None);
+                    }
+                    floats = &floats[last_le.max(0) as usize..];
                 }
                 let mut n = 0;
                 for w in floats.windows(2) {
@@ -455,6 +471,72 @@ fn extrapolated_rate(floats: &[FPoint], args: &RangeArgs, is_counter: bool, is_r
         factor /= args.range as f64 / 1000.0;
     }
     RangeOutput::Float(result * factor)
+}
+
+/// Linear interpolation between two points at `t`; a counter that went down is taken to have
+/// restarted from 0.
+pub fn interpolate(p1: FPoint, p2: FPoint, t: i64, is_counter: bool) -> f64 {
+    let mut y1 = p1.f;
+    let y2 = p2.f;
+    if is_counter && y2 < y1 {
+        y1 = 0.0;
+    }
+    y1 + (y2 - y1) * (t - p1.t) as f64 / (p2.t - p1.t) as f64
+}
+
+/// `rate`/`increase`/`delta` over an `anchored` or `smoothed` window (Prometheus's
+/// `extendedRate`): the difference between the values at the window's boundaries, picked or
+/// interpolated, corrected for counter resets; no extrapolation.
+fn extended_rate(f: &[FPoint], args: &RangeArgs, is_counter: bool, is_rate: bool) -> RangeOutput {
+    let (start, end) = (args.range_start, args.range_end);
+    let mut last = f.len() - 1;
+    let mut first = (f[..last].partition_point(|p| p.t <= start)).saturating_sub(1);
+    if args.smoothed {
+        last = f[..last].partition_point(|p| p.t < end);
+    }
+    if f[last].t <= start {
+        return RangeOutput::None;
+    }
+    if args.smoothed && f[first].t > end {
+        return RangeOutput::None;
+    }
+    let left = if args.smoothed && f[first].t < start {
+        interpolate(f[first], f[first + 1], start, is_counter)
+    } else {
+        f[first].f
+    };
+    let right = if args.smoothed && last > 0 && f[last].t > end {
+        interpolate(f[last - 1], f[last], end, is_counter)
+    } else {
+        f[last].f
+    };
+    let mut result = right - left;
+    if is_counter {
+        if f[first].t <= start {
+            first += 1;
+        }
+        let inner: &[FPoint] = if f[last].t >= end {
+            if last == 0 { &[] } else { &f[first.min(last)..last] }
+        } else {
+            &f[first.min(last + 1)..last + 1]
+        };
+        let mut correction = 0.0;
+        let mut prev = left;
+        for p in inner {
+            if p.f < prev {
+                correction += prev;
+            }
+            prev = p.f;
+        }
+        if right < prev {
+            correction += prev;
+        }
+        result += correction;
+    }
+    if is_rate {
+        result /= args.range as f64 / 1000.0;
+    }
+    RangeOutput::Float(result)
 }
 
 fn instant_value(floats: &[FPoint], is_rate: bool) -> RangeOutput {

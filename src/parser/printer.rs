@@ -308,12 +308,14 @@ fn is_legacy_metric_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-/// Converts seconds to whole milliseconds the way Prometheus does when printing a duration
-/// literal: through whole nanoseconds, truncating.
+/// Converts the seconds of a duration literal to whole milliseconds, rounding to the nearest.
+///
+/// Deliberate deviation: Prometheus truncates through whole nanoseconds, which prints `1s1ms`
+/// (1.001 s, just below in binary) as `1s`, so its print of about 3% of millisecond durations
+/// does not read back. Rounding prints every duration literal as written.
 fn seconds_to_millis(seconds: f64) -> i64 {
     // `as` saturates out-of-range values and maps NaN to 0.
-    let nanos = (seconds * 1e9) as i64;
-    nanos / 1_000_000
+    (seconds * 1000.0).round() as i64
 }
 
 /// Writes a duration in milliseconds with a leading `-` when negative.
@@ -348,7 +350,7 @@ fn write_duration_abs(f: &mut impl Write, mut ms: u64) -> fmt::Result {
         ("ms", 1, false),
     ];
     for (unit, size, only_exact) in UNITS {
-        if only_exact && ms % size != 0 {
+        if only_exact && !ms.is_multiple_of(size) {
             continue;
         }
         let n = ms / size;
@@ -399,6 +401,105 @@ impl Display for GoFloat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Matcher;
+    use crate::parser::FUNCTIONS;
+    use crate::parser::ast::{AggregateOp, BinaryOp, Span, VectorMatching};
+
+    const S: Span = Span { start: 0, end: 0 };
+
+    fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
+        Matcher::new(op, name, value).unwrap()
+    }
+
+    fn selector(name: Option<&str>, mut matchers: Vec<Matcher>) -> VectorSelector {
+        if let Some(n) = name {
+            matchers.push(m(MatchOp::Equal, METRIC_NAME, n));
+        }
+        VectorSelector {
+            name: name.map(str::to_string),
+            matchers,
+            offset: None,
+            at: None,
+            anchored: false,
+            smoothed: false,
+            span: S,
+        }
+    }
+
+    fn num(value: f64) -> Expr {
+        Expr::Number(NumberLiteral { value, duration: false, span: S })
+    }
+
+    #[test]
+    fn selectors_sort_matchers_and_hide_the_name_matcher() {
+        let v = selector(Some("foo"), vec![m(MatchOp::Regex, "b", "x.*"), m(MatchOp::NotEqual, "a.b", "1")]);
+        assert_eq!(v.to_string(), r#"foo{"a.b"!="1",b=~"x.*"}"#);
+        let v = selector(None, vec![m(MatchOp::Equal, METRIC_NAME, "my.metric")]);
+        assert_eq!(v.to_string(), r#"{__name__="my.metric"}"#);
+        let mut v = selector(Some("foo"), vec![]);
+        v.at = Some(AtModifier::Timestamp(-1500));
+        v.offset = Some(DurationSpec::Fixed(-90_000));
+        v.anchored = true;
+        assert_eq!(v.to_string(), "foo @ -1.500 anchored offset -1m30s");
+        let range = DurationSpec::Expr(Box::new(DurationExpr::Binary {
+            op: BinaryOp::Add,
+            lhs: Box::new(DurationExpr::Step(S)),
+            rhs: Box::new(DurationExpr::Number(NumberLiteral { value: 60.0, duration: true, span: S })),
+        }));
+        let mx = MatrixSelector { vector: Box::new(v), range, span: S };
+        assert_eq!(mx.to_string(), "foo[step() + 1m] anchored @ -1.500 offset -1m30s");
+    }
+
+    #[test]
+    fn operators_aggregations_calls_and_subqueries() {
+        let foo = Expr::VectorSelector(selector(Some("foo"), vec![]));
+        let bar = Expr::VectorSelector(selector(Some("bar"), vec![]));
+        let b = BinaryExpr {
+            op: BinaryOp::Gtr,
+            lhs: Box::new(foo.clone()),
+            rhs: Box::new(bar.clone()),
+            return_bool: true,
+            matching: Some(VectorMatching {
+                card: Cardinality::ManyToOne,
+                labels: vec![],
+                on: false,
+                include: vec!["ü".into()],
+                fill: FillValues { lhs: Some(1e6), rhs: Some(f64::NAN) },
+            }),
+            span: S,
+        };
+        assert_eq!(
+            b.to_string(),
+            r#"foo > bool ignoring () group_left ("ü") fill_left (1e+06) fill_right (NaN) bar"#
+        );
+        let a = AggregateExpr {
+            op: AggregateOp::Topk,
+            expr: Box::new(foo.clone()),
+            param: Some(Box::new(num(-3.0))),
+            grouping: vec!["job".into()],
+            without: true,
+            span: S,
+        };
+        assert_eq!(a.to_string(), "topk without (job) (-3, foo)");
+        let rate = FUNCTIONS.iter().find(|f| f.name == "rate").unwrap();
+        let c = Call { func: rate, args: vec![], span: S };
+        let sq = SubqueryExpr {
+            expr: Box::new(Expr::Call(c)),
+            range: DurationSpec::Fixed(3_600_000),
+            step: None,
+            offset: Some(DurationSpec::Fixed(0)),
+            at: Some(AtModifier::End),
+            span: S,
+        };
+        assert_eq!(sq.to_string(), "rate()[1h:] @ end()");
+        assert_eq!(num(1e21).to_string(), "1000000000000000000000");
+        assert_eq!(num(-0.0).to_string(), "-0");
+        assert_eq!(num(f64::INFINITY).to_string(), "+Inf");
+        let d = Expr::Number(NumberLiteral { value: -5400.0, duration: true, span: S });
+        assert_eq!(d.to_string(), "-1h30m");
+        let d = Expr::Number(NumberLiteral { value: 1.001, duration: true, span: S });
+        assert_eq!(d.to_string(), "1s1ms");
+    }
 
     fn dur(ms: i64) -> String {
         let mut s = String::new();

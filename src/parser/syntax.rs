@@ -301,8 +301,7 @@ impl<'a> Parser<'a> {
 
     fn parse_binary(&mut self, min_prec: u8) -> PResult<Node> {
         let mut lhs = self.parse_unary()?;
-        loop {
-            let Some(op) = binary_op(self.kind()) else { break };
+        while let Some(op) = binary_op(self.kind()) {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
@@ -845,8 +844,7 @@ impl<'a> Parser<'a> {
             Some(l) => l,
             None => self.duration_unary(ctx)?,
         };
-        loop {
-            let Some(op) = duration_op(self.kind()) else { break };
+        while let Some(op) = duration_op(self.kind()) {
             let prec = op.precedence();
             if prec < min_prec {
                 break;

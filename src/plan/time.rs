@@ -327,6 +327,7 @@ const AT_UNSAFE: &[&str] = &[
     "minute",
     "month",
     "predict_linear",
+    "year",
     "range",
     "start",
     "step",

@@ -302,7 +302,9 @@ pub(crate) fn unquote(token: &str) -> Result<String, String> {
 /// The lexer mode a token is read in; it decides how the text at an error is described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Before the metric, or in the value sequence.
+    /// Before the metric.
+    Start,
+    /// In the value sequence.
     Values,
     /// Inside a label set.
     Braces,
@@ -451,9 +453,20 @@ pub(crate) fn token_at(s: &str, mode: Mode) -> Token {
             c if is_alpha(c) || c == ':' => {
                 describe_word(&s[..word_end(s, |c| is_alphanumeric(c) || c == ':')])
             }
-            '{' => token("\"{\"".to_string()),
-            '"' | '\'' | '`' => describe_string(s),
             c => Token::Error(format!("unexpected character in series sequence: {}", go_quote_rune(c))),
+        },
+        Mode::Start => match c {
+            '"' | '\'' | '`' => describe_string(s),
+            c if c.is_ascii_digit() || (c == '.' && s[1..].starts_with(|d: char| d.is_ascii_digit())) => {
+                match duration_len(s) {
+                    Some(n) if scan_number(s).is_err() => token(format!("duration {}", short_quote(&s[..n]))),
+                    _ => describe_number(s),
+                }
+            }
+            c if is_alpha(c) || c == ':' => {
+                describe_word(&s[..word_end(s, |c| is_alphanumeric(c) || c == ':')])
+            }
+            c => token(go_quote(&c.to_string())),
         },
         Mode::Braces => match c {
             c if is_alpha(c) => {
@@ -517,6 +530,27 @@ pub(crate) fn token_at(s: &str, mode: Mode) -> Token {
             c => Token::Error(format!("invalid character in buckets description: {}", go_quote_rune(c))),
         },
     }
+}
+
+/// The length of a duration literal (`5m`, `1h30m`, `10ms`) at the start of `s`, as the lexer
+/// reads one outside a value sequence.
+fn duration_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut pos = 0;
+    let mut units = 0;
+    while b.get(pos).is_some_and(u8::is_ascii_digit) {
+        while b.get(pos).is_some_and(u8::is_ascii_digit) {
+            pos += 1;
+        }
+        match (b.get(pos), b.get(pos + 1)) {
+            (Some(b'm'), Some(b's')) => pos += 2,
+            (Some(b's' | b'm' | b'h' | b'd' | b'w' | b'y'), _) => pos += 1,
+            _ => return None,
+        }
+        units += 1;
+    }
+    let next_ok = s[pos..].chars().next().is_none_or(|c| !is_alphanumeric(c));
+    (units > 0 && next_ok).then_some(pos)
 }
 
 fn histogram_item(word: &str, lower: &str) -> Token {

@@ -18,7 +18,15 @@
 //! | `{{A}}+{{B}}xN` / `{{A}}-{{B}}xN` | `N+1` histograms `A, A±B, …` |
 //!
 //! The accepted language, the values and the error messages are those of Prometheus's
-//! `ParseSeriesDesc`.
+//! `ParseSeriesDesc`: numbers convert as Go's `strconv` does (a leading `0` means octal, `1e400`
+//! is an error), `NaN` is Go's NaN bit pattern, strings take PromQL's escapes. Expansions are
+//! bounded by [`MAX_SEQUENCE_VALUES`].
+//!
+//! Known differences from upstream, all in rejected input: upstream's lexer silently skips
+//! letters other than `Inf`/`NaN` inside a bucket list (`[1 foo]` reads as `[1]`), which is
+//! rejected here; and for input with several problems the reported one can differ from upstream's
+//! when they lie within one item (upstream's error recovery is yacc's, ours is a grammar failure
+//! plus a check of the complete items before it).
 //!
 //! ```
 //! use ferroprom::parser::series::{SequenceValue, parse_series_desc};
@@ -120,9 +128,35 @@ impl SeriesError {
 /// A [`SeriesError`] with Prometheus's message and the position of the first problem, also when
 /// the expansion would exceed [`MAX_SEQUENCE_VALUES`].
 pub fn parse_series_desc(input: &str) -> Result<SeriesDesc, SeriesError> {
-    let mut pairs = SeriesGrammar::parse(Rule::series_desc, input).map_err(|e| syntax_error(input, &e))?;
+    match SeriesGrammar::parse(Rule::series_desc, input) {
+        Ok(mut pairs) => build(input, pairs.next()),
+        Err(e) => {
+            let err = syntax_error(input, &e);
+            Err(earlier_error(input, err.offset).unwrap_or(err))
+        }
+    }
+}
+
+/// Upstream's parser reports a problem in a complete item (a bad repetition count, a duplicate
+/// histogram key, …) as soon as the item ends, so before a syntax error further on. This finds
+/// such an error in the items before `offset` by building the input up to an item boundary.
+fn earlier_error(input: &str, offset: usize) -> Option<SeriesError> {
+    let mut end = offset;
+    // A few item boundaries back are enough: an item boundary is a space outside braces, and a
+    // cut inside a label set or histogram does not parse.
+    for _ in 0..8 {
+        end = input[..end].rfind(lexical::is_space)?;
+        if let Ok(mut pairs) = SeriesGrammar::parse(Rule::series_desc, &input[..end]) {
+            return build(input, pairs.next()).err().filter(|e| e.offset < offset);
+        }
+    }
+    None
+}
+
+/// Builds the description from the parse tree.
+fn build(input: &str, top: Option<Pair<'_, Rule>>) -> Result<SeriesDesc, SeriesError> {
     let mut desc = SeriesDesc { labels: Vec::new(), values: Vec::new() };
-    let Some(top) = pairs.next() else {
+    let Some(top) = top else {
         return Ok(desc);
     };
     let mut builder = Builder { input, values: Vec::new(), cells: 0 };
@@ -157,7 +191,7 @@ impl<'i> Builder<'i> {
                 Rule::metric_name => {
                     let word = part.as_str();
                     if is_reserved_word(word) {
-                        return Err(self.unexpected(part.as_span().start(), Mode::Values));
+                        return Err(self.unexpected(part.as_span().start(), Mode::Start));
                     }
                     name = Some(word.to_string());
                 }
@@ -556,6 +590,8 @@ fn syntax_error(input: &str, err: &pest::error::Error<Rule>) -> SeriesError {
         Rule::minus,
     ]) {
         Mode::Histogram
+    } else if input[..offset].trim_start_matches(lexical::is_space).is_empty() {
+        Mode::Start
     } else {
         Mode::Values
     };
