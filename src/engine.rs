@@ -407,3 +407,44 @@ fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, 
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(out))
 }
+impl crate::promqltest::QueryEngine for Engine {
+    fn parse(&self, expr: &str) -> Result<Expr, String> {
+        crate::parser::parse_with(expr, &self.opts.parser).map_err(|e| e.to_string())
+    }
+
+    fn instant_query(
+        &self,
+        storage: &dyn Storage,
+        expr: &str,
+        t: i64,
+    ) -> Result<crate::promqltest::QueryOutput, String> {
+        let r = Engine::instant_query(self, storage, expr, t).map_err(|e| e.to_string())?;
+        Ok(crate::promqltest::QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+    }
+
+    fn range_query(
+        &self,
+        storage: &dyn Storage,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<crate::promqltest::QueryOutput, String> {
+        let r = Engine::range_query(self, storage, expr, start, end, step).map_err(|e| e.to_string())?;
+        Ok(crate::promqltest::QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+    }
+}
+
+impl EngineOptions {
+    /// The options Prometheus's promqltest runner uses: 10,000 max samples, 100 s timeout, delayed
+    /// name removal, every experimental parser feature.
+    pub fn promqltest() -> EngineOptions {
+        EngineOptions {
+            max_samples: 10_000,
+            timeout: Some(Duration::from_secs(100)),
+            delayed_name_removal: true,
+            parser: ParseOptions::all_features(),
+            ..EngineOptions::default()
+        }
+    }
+}
