@@ -334,7 +334,10 @@ impl Script {
 fn parse_series(line: &str, index: usize) -> Result<(Labels, Vec<SequenceValue>), ScriptError> {
     let desc = parse_series_desc(line)
         .map_err(|e| err(index, format!("{}:{}: parse error: {}", index + 1, e.column, e.message)))?;
-    Ok((Labels::from_pairs(desc.labels), desc.values))
+    // Upstream's series parser builds a named metric's labels with a label builder, which drops
+    // labels with empty values (and storage drops them on append): `metric{a=""}` is `metric`.
+    let labels = desc.labels.into_iter().filter(|(_, v)| !v.is_empty());
+    Ok((Labels::from_pairs(labels), desc.values))
 }
 
 /// Parses a `load` block starting at line index `i`; returns the index of its last line.
