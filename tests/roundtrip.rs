@@ -473,7 +473,14 @@ impl<R: Rng> Gen<'_, R> {
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         let return_bool = op.is_comparison() && (!both_vectors && lt == rt || self.chance(40));
         let matching = both_vectors.then(|| self.matching(op));
-        Expr::Binary(BinaryExpr { op, lhs: Box::new(lhs), rhs: Box::new(rhs), return_bool, matching })
+        Expr::Binary(BinaryExpr {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            return_bool,
+            matching,
+            span: Span::default(),
+        })
     }
 
     fn labels(&mut self, max: usize) -> Vec<String> {

@@ -16,7 +16,7 @@ use crate::parser::functions::Function;
 ///
 /// Two spans always compare equal so that trees parsed from differently formatted inputs compare
 /// equal when their structure is the same (the property `parse(print(e)) == e` relies on this).
-#[derive(Debug, Clone, Copy, Default, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, Eq, PartialOrd, Ord)]
 pub struct Span {
     /// Byte offset of the first byte.
     pub start: usize,
@@ -40,6 +40,11 @@ impl PartialEq for Span {
     fn eq(&self, _: &Span) -> bool {
         true
     }
+}
+
+impl std::hash::Hash for Span {
+    /// Hashes nothing, consistently with equality (all spans are equal).
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// The type of value an expression evaluates to.
@@ -141,7 +146,7 @@ impl Expr {
             Expr::Subquery(s) => s.span,
             Expr::Paren(p) => p.span,
             Expr::Unary(u) => u.span,
-            Expr::Binary(b) => b.lhs.span().to(b.rhs.span()),
+            Expr::Binary(b) => b.span,
             Expr::Aggregate(a) => a.span,
             Expr::Call(c) => c.span,
         }
@@ -257,7 +262,8 @@ pub enum DurationExpr {
 /// An instant vector selector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorSelector {
-    /// The metric name when written outside the braces (or as a bare quoted string inside them).
+    /// The metric name when written before the braces (`foo{...}`). A bare quoted name inside the
+    /// braces (`{"foo"}`) is only a `__name__` matcher, as in Prometheus, and leaves this `None`.
     pub name: Option<String>,
     /// All matchers, including the `__name__` matcher implied by `name`.
     pub matchers: Vec<Matcher>,
@@ -369,6 +375,10 @@ pub enum BinaryOp {
     Gte,
     /// `<=`
     Lte,
+    /// `</`: trims the upper part of native histograms (same precedence as comparisons).
+    TrimUpper,
+    /// `>/`: trims the lower part of native histograms (same precedence as comparisons).
+    TrimLower,
     /// `and`
     And,
     /// `or`
@@ -394,6 +404,8 @@ impl BinaryOp {
             BinaryOp::Lss => "<",
             BinaryOp::Gte => ">=",
             BinaryOp::Lte => "<=",
+            BinaryOp::TrimUpper => "</",
+            BinaryOp::TrimLower => ">/",
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Unless => "unless",
@@ -418,9 +430,14 @@ impl BinaryOp {
         match self {
             BinaryOp::Or => 1,
             BinaryOp::And | BinaryOp::Unless => 2,
-            BinaryOp::Eql | BinaryOp::Neq | BinaryOp::Gtr | BinaryOp::Lss | BinaryOp::Gte | BinaryOp::Lte => {
-                3
-            }
+            BinaryOp::Eql
+            | BinaryOp::Neq
+            | BinaryOp::Gtr
+            | BinaryOp::Lss
+            | BinaryOp::Gte
+            | BinaryOp::Lte
+            | BinaryOp::TrimUpper
+            | BinaryOp::TrimLower => 3,
             BinaryOp::Add | BinaryOp::Sub => 4,
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
             BinaryOp::Pow => 6,
@@ -508,6 +525,8 @@ pub struct BinaryExpr {
     pub return_bool: bool,
     /// Vector matching; `None` when at least one side is a scalar.
     pub matching: Option<VectorMatching>,
+    /// Where it was written, from the start of `lhs` to the end of `rhs`.
+    pub span: Span,
 }
 
 /// An aggregation operator.

@@ -3,6 +3,35 @@
 //! [`parse`] accepts exactly the language Prometheus 3.x accepts (with the feature switches of
 //! [`ParseOptions`]) and type-checks the result as Prometheus does. Printing an [`Expr`] with
 //! `Display` gives Prometheus's canonical form.
+//!
+//! # Design
+//!
+//! Parsing has three stages, each mirroring a part of Prometheus's parser so that errors come out
+//! with the same words at the same positions:
+//!
+//! 1. **Lexing** (`lexer.rs`, `lexer.pest`). The shapes of tokens are a pest grammar; a small state
+//!    machine decides, like upstream's `lex.go`, which shapes are valid where (inside braces, right
+//!    after `[`, inside a bracket), which is what makes lexical errors read
+//!    `unexpected character inside braces: ':'`.
+//! 2. **Syntax** (`syntax.rs`). Recursive descent with precedence climbing over the token stream.
+//!    Upstream's grammar is yacc, and its syntax-error messages (`unexpected <op:*>`,
+//!    `unexpected identifier "b" in label matching, expected string`) are defined in terms of its
+//!    token stream and its `error` productions; a hand-written descent over the same tokens can
+//!    reproduce them construct by construct, which a PEG over characters cannot.
+//! 3. **Checking** (`check.rs`). Upstream's `checkAST`: argument counts and types, operand types,
+//!    vector matching.
+//!
+//! # Limits
+//!
+//! Nesting deeper than [`ParseOptions::max_depth`] (parentheses, calls, operator chains: the depth
+//! of the resulting tree) is rejected with an error, so that no input can exhaust the stack of the
+//! parser or of code walking the tree; parsing takes time linear in the input.
+
+mod check;
+mod error;
+mod lexer;
+mod literal;
+mod syntax;
 
 pub mod ast;
 mod functions;
@@ -10,8 +39,115 @@ mod prettier;
 mod printer;
 
 pub use ast::*;
+pub use error::{ParseError, ParseErrorDetail};
 pub use functions::{FUNCTIONS, Function, function};
 pub use prettier::{prettify, prettify_width};
+
+use crate::model::Matcher;
+
+/// Parses a PromQL expression with the default [`ParseOptions`] (no experimental features).
+///
+/// ```
+/// use ferroprom::parser::{Expr, parse};
+/// let e = parse("rate(http_requests_total{job=\"api\"}[5m])")?;
+/// assert!(matches!(e, Expr::Call(_)));
+/// assert_eq!(parse("1 +").unwrap_err().to_string(), "1:4: parse error: unexpected end of input");
+/// # Ok::<(), ferroprom::parser::ParseError>(())
+/// ```
+pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    parse_with(input, &ParseOptions::default())
+}
+
+/// Parses a PromQL expression with the given options.
+///
+/// ```
+/// use ferroprom::parser::{ParseOptions, parse_with};
+/// let opts = ParseOptions { experimental_functions: true, ..ParseOptions::default() };
+/// assert!(parse_with("limitk(2, up)", &opts).is_ok());
+/// assert!(parse_with("limitk(2, up)", &ParseOptions::default()).is_err());
+/// ```
+pub fn parse_with(input: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
+    let lexed = lexer::tokenize(input);
+    let mut parser = syntax::Parser::new(input, lexed, opts);
+    let parsed = parser.parse_query();
+    let mut raw = std::mem::take(&mut parser.errors);
+    if let (Ok(mut expr), true) = (parsed, raw.is_empty()) {
+        let mut checker = check::Checker::new(input);
+        checker.check(&mut expr);
+        if checker.errors.is_empty() {
+            return Ok(expr);
+        }
+        raw = checker.errors;
+        drop_flat(expr);
+    }
+    let positions = error::Positions::new(input);
+    let errors = raw.into_iter().map(|e| positions.detail(e.message, e.start, e.end)).collect();
+    Err(ParseError { errors })
+}
+
+/// Drops a tree without recursion, so that a deep tree (possible when `max_depth` is raised) cannot
+/// exhaust the stack.
+fn drop_flat(e: Expr) {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Binary(b) => {
+                stack.push(*b.lhs);
+                stack.push(*b.rhs);
+            }
+            Expr::Unary(u) => stack.push(*u.expr),
+            Expr::Paren(p) => stack.push(*p.expr),
+            Expr::Subquery(s) => stack.push(*s.expr),
+            Expr::Aggregate(a) => {
+                stack.push(*a.expr);
+                if let Some(p) = a.param {
+                    stack.push(*p);
+                }
+            }
+            Expr::Call(c) => stack.extend(c.args),
+            Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector(_) => {}
+        }
+    }
+}
+
+/// The label matchers of every vector selector in `expr`, in the order they appear (Prometheus's
+/// `ExtractSelectors`). A selector's metric name is its last matcher.
+///
+/// ```
+/// let e = ferroprom::parser::parse("foo{a=\"b\"} / bar")?;
+/// let sels: Vec<Vec<String>> = ferroprom::parser::extract_selectors(&e)
+///     .iter()
+///     .map(|ms| ms.iter().map(|m| m.to_string()).collect())
+///     .collect();
+/// assert_eq!(sels, [vec!["a=\"b\"", "__name__=\"foo\""], vec!["__name__=\"bar\""]]);
+/// # Ok::<(), ferroprom::parser::ParseError>(())
+/// ```
+pub fn extract_selectors(expr: &Expr) -> Vec<Vec<Matcher>> {
+    let mut out = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::VectorSelector(vs) => out.push(vs.matchers.clone()),
+            Expr::MatrixSelector(m) => out.push(m.vector.matchers.clone()),
+            Expr::Subquery(s) => stack.push(&s.expr),
+            Expr::Paren(p) => stack.push(&p.expr),
+            Expr::Unary(u) => stack.push(&u.expr),
+            Expr::Binary(b) => {
+                stack.push(&b.rhs);
+                stack.push(&b.lhs);
+            }
+            Expr::Aggregate(a) => {
+                stack.push(&a.expr);
+                if let Some(p) = &a.param {
+                    stack.push(p);
+                }
+            }
+            Expr::Call(c) => stack.extend(c.args.iter().rev()),
+            Expr::Number(_) | Expr::String(_) => {}
+        }
+    }
+    out
+}
 
 /// Feature switches of the parser, mirroring Prometheus's parser options.
 ///
@@ -26,7 +162,11 @@ pub struct ParseOptions {
     pub extended_range_selectors: bool,
     /// Accept `fill`/`fill_left`/`fill_right` on binary operators (`--enable-feature=promql-binop-fill-modifiers`).
     pub binop_fill_modifiers: bool,
-    /// The deepest nesting of expressions accepted; deeper input is rejected with an error.
+    /// The deepest nesting of expressions accepted (the depth of the tree, counting every node from
+    /// the root); deeper input is rejected with an error instead of risking the stack.
+    ///
+    /// The parser itself copes with any limit, but code that walks or drops the tree recurses
+    /// through it: raise the limit far beyond the default only on a thread with a stack to match.
     pub max_depth: usize,
 }
 

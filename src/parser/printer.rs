@@ -466,6 +466,7 @@ mod tests {
                 include: vec!["ü".into()],
                 fill: FillValues { lhs: Some(1e6), rhs: Some(f64::NAN) },
             }),
+            span: S,
         };
         assert_eq!(
             b.to_string(),

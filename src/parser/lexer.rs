@@ -1,0 +1,884 @@
+//! The PromQL lexer: input text to a stream of tokens.
+//!
+//! Token shapes (white space, comments, words, operators, strings) are the pest grammar in
+//! `lexer.pest`. Which shapes may start at a position depends on the lexer's state, exactly as in
+//! Prometheus's `lex.go`: inside `{...}` only label names, strings and matching operators are valid;
+//! right after a `[` only the pieces of a duration expression; inside a bracket after its first
+//! number, words must be `:` or a duration keyword. The state machine is the code below; it is what
+//! gives errors their upstream wording ("unexpected character inside braces: ':'").
+//!
+//! Numbers and durations are scanned by a small cursor-driven scanner instead of a grammar rule:
+//! upstream's error messages quote exactly the text its scanner had consumed when it gave up
+//! (`bad number or duration syntax: "0de"`), which is a property of that scanner's algorithm rather
+//! than of any grammar of valid numbers.
+
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use crate::model::write_quoted;
+use crate::parser::ast::AggregateOp;
+
+#[derive(Parser)]
+#[grammar = "parser/lexer.pest"]
+struct Grammar;
+
+/// The kind of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Eof,
+    /// A lexical error; the message is in [`Lexed::error`].
+    Error,
+    Comma,
+    LeftParen,
+    RightParen,
+    LeftBrace,
+    RightBrace,
+    LeftBracket,
+    RightBracket,
+    Colon,
+    /// `=`
+    Eql,
+    Number,
+    Duration,
+    Str,
+    Identifier,
+    MetricIdentifier,
+    // Operators.
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Eqlc,
+    Neq,
+    Lss,
+    Lte,
+    Gtr,
+    Gte,
+    TrimUpper,
+    TrimLower,
+    EqlRegex,
+    NeqRegex,
+    At,
+    Land,
+    Lor,
+    Lunless,
+    Atan2,
+    /// An aggregation operator.
+    Agg(AggregateOp),
+    // Keywords.
+    Bool,
+    By,
+    GroupLeft,
+    GroupRight,
+    Fill,
+    FillLeft,
+    FillRight,
+    Ignoring,
+    Offset,
+    Smoothed,
+    Anchored,
+    On,
+    Without,
+    // Preprocessors.
+    Start,
+    End,
+    Step,
+    Range,
+    MaxOf,
+    MinOf,
+}
+
+impl Kind {
+    fn is_operator(self) -> bool {
+        use Kind::*;
+        matches!(
+            self,
+            Add | Sub
+                | Mul
+                | Div
+                | Mod
+                | Pow
+                | Eqlc
+                | Neq
+                | Lss
+                | Lte
+                | Gtr
+                | Gte
+                | TrimUpper
+                | TrimLower
+                | EqlRegex
+                | NeqRegex
+                | At
+                | Land
+                | Lor
+                | Lunless
+                | Atan2
+        )
+    }
+
+    fn is_keyword(self) -> bool {
+        use Kind::*;
+        matches!(
+            self,
+            Bool | By
+                | GroupLeft
+                | GroupRight
+                | Fill
+                | FillLeft
+                | FillRight
+                | Ignoring
+                | Offset
+                | Smoothed
+                | Anchored
+                | On
+                | Without
+        )
+    }
+
+    /// Whether the token has a fixed spelling (upstream's `ItemTypeStr`), which decides how it is
+    /// described in error messages.
+    fn has_fixed_spelling(self) -> bool {
+        !matches!(
+            self,
+            Kind::Eof
+                | Kind::Error
+                | Kind::Number
+                | Kind::Duration
+                | Kind::Str
+                | Kind::Identifier
+                | Kind::MetricIdentifier
+        )
+    }
+}
+
+/// A token: its kind and the byte range of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Token {
+    /// The token's text.
+    pub fn text<'a>(&self, input: &'a str) -> &'a str {
+        input.get(self.start..self.end).unwrap_or("")
+    }
+
+    /// How error messages name the token (upstream's `Item.desc`): `end of input`, `<op:*>`,
+    /// `identifier "foo"`, `"("`, ...
+    pub fn describe(&self, input: &str) -> String {
+        let text = self.text(input);
+        match self.kind {
+            Kind::Eof => "end of input".to_string(),
+            Kind::Error => text.to_string(),
+            Kind::Identifier => format!("identifier {}", go_quote(text)),
+            Kind::MetricIdentifier => format!("metric identifier {}", go_quote(text)),
+            Kind::Str => format!("string {}", short_quote(text)),
+            Kind::Number => format!("number {}", short_quote(text)),
+            Kind::Duration => format!("duration {}", short_quote(text)),
+            k if k.is_keyword() => format!("<{text}>"),
+            k if k.is_operator() => format!("<op:{text}>"),
+            Kind::Agg(_) => format!("<aggr:{text}>"),
+            k if k.has_fixed_spelling() => short_quote(text),
+            _ => short_quote(text),
+        }
+    }
+}
+
+/// The result of lexing: every token up to and including the final [`Kind::Eof`] or
+/// [`Kind::Error`].
+#[derive(Debug)]
+pub(crate) struct Lexed {
+    pub tokens: Vec<Token>,
+    /// The message of the lexical error the token stream ends with, if any.
+    pub error: Option<String>,
+}
+
+/// Splits `input` into tokens. Comments are dropped.
+pub(crate) fn tokenize(input: &str) -> Lexed {
+    let mut lexer = Lexer {
+        input,
+        pos: 0,
+        paren_depth: 0,
+        brace_open: false,
+        bracket_open: false,
+        got_colon: false,
+        got_duration: false,
+        in_duration_expr: false,
+    };
+    let mut tokens = Vec::new();
+    loop {
+        match lexer.next_token() {
+            Ok(Some(tok)) => {
+                let last = tok.kind == Kind::Eof;
+                tokens.push(tok);
+                if last {
+                    return Lexed { tokens, error: None };
+                }
+            }
+            Ok(None) => {}
+            Err((message, start)) => {
+                tokens.push(Token { kind: Kind::Error, start, end: input.len() });
+                return Lexed { tokens, error: Some(message) };
+            }
+        }
+    }
+}
+
+type Step = Result<Option<Token>, (String, usize)>;
+
+struct Lexer<'a> {
+    input: &'a str,
+    pos: usize,
+    paren_depth: i64,
+    brace_open: bool,
+    bracket_open: bool,
+    got_colon: bool,
+    got_duration: bool,
+    /// Right after a `[`, until the first number: upstream's `lexDurationExpr` state.
+    in_duration_expr: bool,
+}
+
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn is_alpha(c: char) -> bool {
+    c == '_' || c.is_ascii_alphabetic()
+}
+
+fn is_alnum(c: char) -> bool {
+    is_alpha(c) || c.is_ascii_digit()
+}
+
+impl<'a> Lexer<'a> {
+    fn rest(&self) -> &'a str {
+        self.input.get(self.pos..).unwrap_or("")
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn peek2(&self) -> Option<char> {
+        let mut it = self.rest().chars();
+        it.next();
+        it.next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn accept(&mut self, valid: &str) -> bool {
+        match self.peek() {
+            Some(c) if valid.contains(c) => {
+                self.pos += c.len_utf8();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn is(&self, valid: &str) -> bool {
+        matches!(self.peek(), Some(c) if valid.contains(c))
+    }
+
+    /// The length of the match of `rule` at the current position.
+    fn matches(&self, rule: Rule) -> Option<usize> {
+        let pairs = Grammar::parse(rule, self.rest()).ok()?;
+        pairs.into_iter().next().map(|p| p.as_span().end())
+    }
+
+    fn token(&mut self, kind: Kind, start: usize) -> Step {
+        Ok(Some(Token { kind, start, end: self.pos }))
+    }
+
+    fn skip(&mut self, rule: Rule) -> Step {
+        let n = self.matches(rule).unwrap_or(0);
+        self.pos += n.max(1);
+        Ok(None)
+    }
+
+    fn next_token(&mut self) -> Step {
+        if self.in_duration_expr {
+            self.lex_duration_expr()
+        } else if self.brace_open {
+            self.lex_inside_braces()
+        } else {
+            self.lex_statements()
+        }
+    }
+
+    fn lex_statements(&mut self) -> Step {
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            if self.paren_depth != 0 {
+                return Err(("unclosed left parenthesis".into(), start));
+            }
+            if self.bracket_open {
+                return Err(("unclosed left bracket".into(), start));
+            }
+            return self.token(Kind::Eof, start);
+        };
+        if c == '#' {
+            return self.skip(Rule::comment);
+        }
+        if is_space(c) {
+            return self.skip(Rule::space);
+        }
+        if c.is_ascii_digit() || (c == '.' && self.peek2().is_some_and(|d| d.is_ascii_digit())) {
+            return self.lex_number_or_duration();
+        }
+        match c {
+            '"' | '\'' | '`' => return self.lex_string(c),
+            '=' if self.peek2() == Some('~') => {
+                return Err(("unexpected character after '=': '~'".into(), start));
+            }
+            '!' if self.peek2() != Some('=') => {
+                let t = self.peek2().map_or_else(|| "'\u{FFFD}'".to_string(), go_quote_rune);
+                return Err((format!("unexpected character after '!': {t}"), start));
+            }
+            ':' if self.bracket_open => {
+                self.bump();
+                if self.got_colon {
+                    return Err(("unexpected colon ':'".into(), start));
+                }
+                self.got_colon = true;
+                return self.token(Kind::Colon, start);
+            }
+            c if is_alpha(c) || c == ':' => {
+                if !self.bracket_open {
+                    return self.lex_keyword_or_identifier();
+                }
+                if is_duration_keyword_start(c)
+                    && let Some(tok) = self.scan_duration_keyword()
+                {
+                    return Ok(Some(tok));
+                }
+                return Err((format!("unexpected character: {}, expected ':'", go_quote_rune(c)), start));
+            }
+            _ => {}
+        }
+        let Some(n) = self.matches(Rule::operator) else {
+            return Err((format!("unexpected character: {}", go_quote_rune(c)), start));
+        };
+        let text = &self.rest()[..n];
+        self.pos += n;
+        let kind = match text {
+            "," => Kind::Comma,
+            "*" => Kind::Mul,
+            "/" => Kind::Div,
+            "%" => Kind::Mod,
+            "+" => Kind::Add,
+            "-" => Kind::Sub,
+            "^" => Kind::Pow,
+            "==" => Kind::Eqlc,
+            "=" => Kind::Eql,
+            "!=" => Kind::Neq,
+            "<=" => Kind::Lte,
+            "</" => Kind::TrimUpper,
+            "<" => Kind::Lss,
+            ">=" => Kind::Gte,
+            ">/" => Kind::TrimLower,
+            ">" => Kind::Gtr,
+            "@" => Kind::At,
+            "(" => {
+                self.paren_depth += 1;
+                Kind::LeftParen
+            }
+            ")" => {
+                self.paren_depth -= 1;
+                if self.paren_depth < 0 {
+                    return Err(("unexpected right parenthesis ')'".into(), self.pos));
+                }
+                Kind::RightParen
+            }
+            "{" => {
+                self.brace_open = true;
+                Kind::LeftBrace
+            }
+            "[" => {
+                if self.bracket_open {
+                    return Err(("unexpected left bracket '['".into(), start));
+                }
+                self.got_colon = false;
+                self.bracket_open = true;
+                self.in_duration_expr = true;
+                Kind::LeftBracket
+            }
+            "]" => {
+                if !self.bracket_open {
+                    return Err(("unexpected right bracket ']'".into(), start));
+                }
+                self.bracket_open = false;
+                Kind::RightBracket
+            }
+            _ => return Err((format!("unexpected character: {}", go_quote_rune(c)), start)),
+        };
+        self.token(kind, start)
+    }
+
+    fn lex_inside_braces(&mut self) -> Step {
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            return Err(("unexpected end of input inside braces".into(), start));
+        };
+        if c == '#' {
+            return self.skip(Rule::comment);
+        }
+        if is_space(c) {
+            return self.skip(Rule::space);
+        }
+        if is_alpha(c) {
+            let n = self.matches(Rule::label_name).unwrap_or(1);
+            self.pos += n;
+            return self.token(Kind::Identifier, start);
+        }
+        match c {
+            '"' | '\'' | '`' => return self.lex_string(c),
+            '!' if !matches!(self.peek2(), Some('~' | '=')) => {
+                let t = self.peek2().map_or_else(|| "'\u{FFFD}'".to_string(), go_quote_rune);
+                return Err((format!("unexpected character after '!' inside braces: {t}"), start));
+            }
+            '{' => return Err(("unexpected left brace '{'".into(), start)),
+            _ => {}
+        }
+        let Some(n) = self.matches(Rule::brace_operator) else {
+            return Err((format!("unexpected character inside braces: {}", go_quote_rune(c)), start));
+        };
+        let text = &self.rest()[..n];
+        self.pos += n;
+        let kind = match text {
+            "=~" => Kind::EqlRegex,
+            "!~" => Kind::NeqRegex,
+            "!=" => Kind::Neq,
+            "=" => Kind::Eql,
+            "," => Kind::Comma,
+            _ => {
+                self.brace_open = false;
+                Kind::RightBrace
+            }
+        };
+        self.token(kind, start)
+    }
+
+    fn lex_duration_expr(&mut self) -> Step {
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            return Err(("unexpected end of input in duration expression".into(), start));
+        };
+        if is_space(c) {
+            return self.skip(Rule::space);
+        }
+        if is_duration_keyword_start(c) {
+            return match self.scan_duration_keyword() {
+                Some(tok) => Ok(Some(tok)),
+                None => {
+                    Err((format!("unexpected character in duration expression: {}", go_quote_rune(c)), start))
+                }
+            };
+        }
+        if c.is_ascii_digit() || (c == '.' && self.peek2().is_some_and(|d| d.is_ascii_digit())) {
+            self.got_duration = true;
+            self.in_duration_expr = false;
+            return self.lex_number_or_duration();
+        }
+        self.bump();
+        let kind = match c {
+            ']' => {
+                self.bracket_open = false;
+                self.got_colon = false;
+                self.in_duration_expr = false;
+                Kind::RightBracket
+            }
+            ':' => {
+                if !self.got_duration {
+                    return Err(("unexpected colon before duration in duration expression".into(), self.pos));
+                }
+                if self.got_colon {
+                    return Err(("unexpected repeated colon in duration expression".into(), self.pos));
+                }
+                self.got_colon = true;
+                Kind::Colon
+            }
+            '(' => {
+                self.paren_depth += 1;
+                Kind::LeftParen
+            }
+            ')' => {
+                self.paren_depth -= 1;
+                if self.paren_depth < 0 {
+                    return Err(("unexpected right parenthesis ')'".into(), self.pos));
+                }
+                Kind::RightParen
+            }
+            '+' => Kind::Add,
+            '-' => Kind::Sub,
+            '*' => Kind::Mul,
+            '/' => Kind::Div,
+            '%' => Kind::Mod,
+            '^' => Kind::Pow,
+            ',' => Kind::Comma,
+            _ => {
+                return Err((
+                    format!("unexpected character in duration expression: {}", go_quote_rune(c)),
+                    start,
+                ));
+            }
+        };
+        self.token(kind, start)
+    }
+
+    /// Scans a run of letters; a token when it spells a duration keyword (case-insensitively).
+    fn scan_duration_keyword(&mut self) -> Option<Token> {
+        let start = self.pos;
+        let n = self.matches(Rule::duration_word)?;
+        let word = self.rest()[..n].to_ascii_lowercase();
+        let kind = match word.as_str() {
+            "step" => Kind::Step,
+            "range" => Kind::Range,
+            "max_of" => Kind::MaxOf,
+            "min_of" => Kind::MinOf,
+            _ => return None,
+        };
+        self.pos += n;
+        Some(Token { kind, start, end: self.pos })
+    }
+
+    fn lex_keyword_or_identifier(&mut self) -> Step {
+        let start = self.pos;
+        let n = self.matches(Rule::word).unwrap_or(1);
+        self.pos += n;
+        let word = &self.input[start..self.pos];
+        let kind = match keyword(&word.to_ascii_lowercase()) {
+            Some(Kind::Fill | Kind::FillLeft | Kind::FillRight) if !self.followed_by_left_paren() => {
+                Kind::Identifier
+            }
+            Some(k) => k,
+            None if word.contains(':') => Kind::MetricIdentifier,
+            None => Kind::Identifier,
+        };
+        self.token(kind, start)
+    }
+
+    fn followed_by_left_paren(&self) -> bool {
+        self.rest().trim_start_matches(is_space).starts_with('(')
+    }
+
+    fn lex_number_or_duration(&mut self) -> Step {
+        let start = self.pos;
+        if self.scan_number() {
+            return self.token(Kind::Number, start);
+        }
+        if self.accept_remaining_duration() {
+            return self.token(Kind::Duration, start);
+        }
+        Err((format!("bad number or duration syntax: {}", go_quote(&self.input[start..self.pos])), start))
+    }
+
+    /// Upstream's number scanner: decimal, hexadecimal (`0x`), with `.`, exponent and `_`
+    /// separators; consumes the same text upstream's does, also when it fails.
+    fn scan_number(&mut self) -> bool {
+        const DEC: &str = "0123456789";
+        const HEX: &str = "0123456789abcdefABCDEF";
+        let initial = self.pos;
+        let mut digits = DEC;
+        if self.accept("0") && self.accept("xX") {
+            self.accept("_");
+            digits = HEX;
+        }
+        self.accept(".");
+        self.accept(digits);
+        let (mut dot, mut exp) = (false, false);
+        while self.is(digits) || self.is("._eE") {
+            if self.is(".") && dot {
+                self.accept(".");
+                return false;
+            }
+            if self.is("eE") && exp {
+                self.accept("eE");
+                return false;
+            }
+            if self.accept(".") {
+                dot = true;
+                if self.accept("_.") || digits.len() > 10 {
+                    return false;
+                }
+                continue;
+            }
+            if self.accept("eE") {
+                exp = true;
+                self.accept("+-");
+                if self.accept("._eE") || self.peek().is_none() {
+                    return false;
+                }
+                continue;
+            }
+            if self.accept("_") {
+                if self.accept("._eE") || self.peek().is_none() {
+                    return false;
+                }
+                continue;
+            }
+            while self.accept(digits) {}
+        }
+        if self.pos == initial {
+            return false;
+        }
+        !self.peek().is_some_and(is_alnum)
+    }
+
+    /// The unit part of a duration after a number: `m`, `ms`, `h30m`, ...
+    fn accept_remaining_duration(&mut self) -> bool {
+        if !self.accept("smhdwy") {
+            return false;
+        }
+        self.accept("s");
+        while self.accept("0123456789") {
+            while self.accept("0123456789") {}
+            if !self.accept("smhdw") {
+                return false;
+            }
+            self.accept("s");
+        }
+        if self.peek().is_some_and(is_alnum) {
+            self.bump();
+            return false;
+        }
+        true
+    }
+
+    fn lex_string(&mut self, quote: char) -> Step {
+        let start = self.pos;
+        let rule = match quote {
+            '"' => Rule::dq_string,
+            '\'' => Rule::sq_string,
+            _ => Rule::raw_string,
+        };
+        if let Some(n) = self.matches(rule)
+            && unquote(&self.rest()[..n]).is_ok()
+        {
+            self.pos += n;
+            return self.token(Kind::Str, start);
+        }
+        Err((string_error(self.rest(), quote), start))
+    }
+}
+
+fn is_duration_keyword_start(c: char) -> bool {
+    matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm')
+}
+
+/// The token kind of a (lower-cased) keyword.
+fn keyword(word: &str) -> Option<Kind> {
+    use Kind::*;
+    Some(match word {
+        "and" => Land,
+        "or" => Lor,
+        "unless" => Lunless,
+        "atan2" => Atan2,
+        "sum" => Agg(AggregateOp::Sum),
+        "avg" => Agg(AggregateOp::Avg),
+        "count" => Agg(AggregateOp::Count),
+        "min" => Agg(AggregateOp::Min),
+        "max" => Agg(AggregateOp::Max),
+        "group" => Agg(AggregateOp::Group),
+        "stddev" => Agg(AggregateOp::Stddev),
+        "stdvar" => Agg(AggregateOp::Stdvar),
+        "topk" => Agg(AggregateOp::Topk),
+        "bottomk" => Agg(AggregateOp::Bottomk),
+        "count_values" => Agg(AggregateOp::CountValues),
+        "quantile" => Agg(AggregateOp::Quantile),
+        "limitk" => Agg(AggregateOp::Limitk),
+        "limit_ratio" => Agg(AggregateOp::LimitRatio),
+        "offset" => Offset,
+        "smoothed" => Smoothed,
+        "anchored" => Anchored,
+        "by" => By,
+        "without" => Without,
+        "on" => On,
+        "ignoring" => Ignoring,
+        "group_left" => GroupLeft,
+        "group_right" => GroupRight,
+        "fill" => Fill,
+        "fill_left" => FillLeft,
+        "fill_right" => FillRight,
+        "bool" => Bool,
+        "start" => Start,
+        "end" => End,
+        "step" => Step,
+        "range" => Range,
+        "max_of" => MaxOf,
+        "min_of" => MinOf,
+        "inf" | "nan" => Number,
+        _ => return None,
+    })
+}
+
+/// Describes why the string literal at the start of `s` (opened by `quote`) is invalid, in
+/// upstream's words.
+fn string_error(s: &str, quote: char) -> String {
+    let mut chars = s.chars();
+    chars.next();
+    if quote == '`' {
+        for c in chars {
+            match c {
+                '\u{FFFD}' => return "invalid UTF-8 rune".into(),
+                '`' => break,
+                _ => {}
+            }
+        }
+        return "unterminated raw string".into();
+    }
+    loop {
+        match chars.next() {
+            None | Some('\n') => return "unterminated quoted string".into(),
+            Some('\u{FFFD}') => return "invalid UTF-8 rune".into(),
+            Some(c) if c == quote => return "unterminated quoted string".into(),
+            Some('\\') => {
+                if let Err(msg) = check_escape(&mut chars, quote) {
+                    return msg;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Checks one escape sequence after its backslash, as upstream's `lexEscape` does.
+fn check_escape(chars: &mut std::str::Chars<'_>, quote: char) -> Result<(), String> {
+    let first = chars.next();
+    let (mut n, base, max) = match first {
+        Some('a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | '\\') => return Ok(()),
+        Some(c) if c == quote => return Ok(()),
+        Some('0'..='7') => (3, 8, 255),
+        Some('x') => (2, 16, 255),
+        Some('u') => (4, 16, 0x10FFFF),
+        Some('U') => (8, 16, 0x10FFFF),
+        None => return Err("escape sequence not terminated".into()),
+        Some(c) => return Err(format!("unknown escape sequence {}", go_unicode(c))),
+    };
+    let mut ch = if matches!(first, Some('0'..='7')) { first } else { chars.next() };
+    let mut x: u32 = 0;
+    while n > 0 {
+        let d = ch.and_then(|c| c.to_digit(16)).unwrap_or(16);
+        if d >= base {
+            return Err(match ch {
+                None => "escape sequence not terminated".into(),
+                Some(c) => format!("illegal character {} in escape sequence", go_unicode(c)),
+            });
+        }
+        x = x * base + d;
+        n -= 1;
+        if n > 0 {
+            ch = chars.next();
+        }
+    }
+    if x > max || (0xD800..0xE000).contains(&x) {
+        return Err("escape sequence is an invalid Unicode code point".into());
+    }
+    Ok(())
+}
+
+/// The value of a string token (quotes removed, escapes resolved). Byte escapes (`\xFF`, `\377`)
+/// that do not form valid UTF-8 become U+FFFD.
+pub(crate) fn unquote(text: &str) -> Result<String, ()> {
+    let mut chars = text.chars();
+    let quote = chars.next().ok_or(())?;
+    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
+    if quote == '`' {
+        return Ok(body.to_string());
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let e = chars.next().ok_or(())?;
+        let simple = match e {
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            '\\' | '\'' | '"' => Some(e),
+            _ => None,
+        };
+        if let Some(s) = simple {
+            let mut buf = [0; 4];
+            out.extend_from_slice(s.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let (count, base, byte) = match e {
+            '0'..='7' => (3, 8, true),
+            'x' => (2, 16, true),
+            'u' => (4, 16, false),
+            'U' => (8, 16, false),
+            _ => return Err(()),
+        };
+        let (mut v, mut remaining) =
+            if base == 8 { (e.to_digit(8).ok_or(())?, count - 1) } else { (0, count) };
+        while remaining > 0 {
+            v = v * base + chars.next().and_then(|d| d.to_digit(base)).ok_or(())?;
+            remaining -= 1;
+        }
+        if byte {
+            out.push(u8::try_from(v).map_err(|_| ())?);
+        } else {
+            let c = char::from_u32(v).ok_or(())?;
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    Ok(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// `s` quoted as Go's `%q` does.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    // Writing to a String cannot fail.
+    let _ = write_quoted(&mut out, s);
+    out
+}
+
+/// Go's `%.10q...` for long texts, `%q` otherwise (upstream's `Item.String`).
+fn short_quote(s: &str) -> String {
+    if s.len() > 10 {
+        let head: String = s.chars().take(10).collect();
+        format!("{}...", go_quote(&head))
+    } else {
+        go_quote(s)
+    }
+}
+
+/// A rune quoted as Go's `%q` does: `'x'`, `'\n'`, `'\x00'`.
+pub(crate) fn go_quote_rune(c: char) -> String {
+    match c {
+        '\'' => "'\\''".to_string(),
+        '"' => "'\"'".to_string(),
+        _ => {
+            let q = go_quote(c.encode_utf8(&mut [0; 4]));
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// Go's `%#U`: `U+0063 'c'`, or `U+000A` for a character that is not printable.
+fn go_unicode(c: char) -> String {
+    let q = go_quote(c.encode_utf8(&mut [0; 4]));
+    if q.contains('\\') { format!("U+{:04X}", c as u32) } else { format!("U+{:04X} '{c}'", c as u32) }
+}
