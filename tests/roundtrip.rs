@@ -325,10 +325,10 @@ impl<R: Rng> Gen<'_, R> {
     }
 
     fn duration_literal(&mut self) -> DurationExpr {
-        if self.chance(50) {
-            if let Expr::Number(n) = self.duration_number() {
-                return DurationExpr::Number(n);
-            }
+        if self.chance(50)
+            && let Expr::Number(n) = self.duration_number()
+        {
+            return DurationExpr::Number(n);
         }
         let value = self.pick(&[0.0, 1.0, 2.0, 10.0, 60.0, 0.5, 1.5, 3600.0, 7.25]);
         DurationExpr::Number(NumberLiteral { value, duration: false, span: S })
@@ -664,9 +664,8 @@ fn random_trees_round_trip() {
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&Trees { depth: 4 }, |e| {
-        check_tree(&e).map_err(|msg| proptest::test_runner::TestCaseError::fail(msg))
-    });
+    let result = runner
+        .run(&Trees { depth: 4 }, |e| check_tree(&e).map_err(proptest::test_runner::TestCaseError::fail));
     if let Err(e) = result {
         panic!("{e}");
     }
