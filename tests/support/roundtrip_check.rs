@@ -7,9 +7,7 @@
 
 #![allow(dead_code)]
 
-use ferroprom::parser::{
-    DurationExpr, DurationSpec, Expr, ParseOptions, UnaryOp, VectorSelector, parse_with, prettify,
-};
+use ferroprom::parser::{Expr, ParseOptions, parse_with, prettify};
 
 /// Parses `input` with every feature on and, when it parses, checks that its prints round-trip.
 pub fn check_input(input: &str) -> Result<(), String> {
