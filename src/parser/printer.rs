@@ -39,7 +39,9 @@ impl Display for NumberLiteral {
     /// shortest decimal form without exponent (`1000000`, `0.001`, `NaN`, `+Inf`).
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if self.duration {
-            if self.value < 0.0 {
+            // Deliberate deviation: Prometheus tests `< 0` and prints `-0s` as `0s`, which reads
+            // back as a different number (`1 / -0s` is `-Inf`, `1 / 0s` is `+Inf`).
+            if self.value.is_sign_negative() {
                 f.write_char('-')?;
                 write_duration(f, seconds_to_millis(-self.value))
             } else {
