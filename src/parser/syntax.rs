@@ -63,7 +63,13 @@ pub(crate) struct Parser<'a> {
     in_aggregation: bool,
     /// A syntax error was reported "in aggregation": the aggregation owes upstream's follow-up error.
     aggregation_caught: bool,
+    /// Operators, parentheses and functions in the duration expression being parsed.
+    duration_nodes: usize,
 }
+
+/// The most operators, parentheses and functions one duration expression may have (whatever
+/// `max_depth` is): their trees are walked recursively.
+const MAX_DURATION_NODES: usize = 1000;
 
 /// Duration contexts: (what, expected) of upstream's error productions.
 type Ctx = (&'static str, &'static str);
@@ -179,6 +185,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             in_aggregation: false,
             aggregation_caught: false,
+            duration_nodes: 0,
         }
     }
 
@@ -840,8 +847,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Counts one more node of the current duration expression, refusing too many.
+    fn duration_node(&mut self, at: usize) -> PResult<()> {
+        self.duration_nodes += 1;
+        if self.duration_nodes > self.opts.max_depth.min(MAX_DURATION_NODES) {
+            return Err(self.too_deep(at));
+        }
+        Ok(())
+    }
+
     /// A duration that must be greater than zero when it is a plain number.
     fn parse_positive_duration(&mut self, ctx: Ctx) -> PResult<DurationSpec> {
+        self.duration_nodes = 0;
         let d = self.parse_duration_expr(ctx, None)?;
         if let DurationExpr::Number(n) = &d
             && n.value <= 0.0
@@ -887,6 +904,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             let op_tok = self.advance();
+            self.duration_node(op_tok.start)?;
             let next = if op.is_right_associative() { prec } else { prec + 1 };
             let rhs = self.nested(|p| p.duration_binary(next, ctx, None))?;
             self.duration_gate(duration_expr_span(&lhs));
@@ -913,6 +931,7 @@ impl<'a> Parser<'a> {
             _ => return self.duration_primary(ctx),
         };
         let op_tok = self.advance();
+        self.duration_node(op_tok.start)?;
         let operand = self.nested(|p| p.duration_binary(BinaryOp::Pow.precedence(), ctx, None))?;
         Ok(self.apply_duration_unary(op, op_tok, operand))
     }
@@ -969,6 +988,7 @@ impl<'a> Parser<'a> {
             }
             Kind::LeftParen => {
                 self.advance();
+                self.duration_node(t.start)?;
                 let inner = self.parse_duration_expr(ctx, None)?;
                 let close = self.expect(Kind::RightParen, ctx)?;
                 self.duration_gate(duration_expr_span(&inner));
@@ -981,6 +1001,7 @@ impl<'a> Parser<'a> {
     /// `step()`, `range()`, `max_of(a, b)`, `min_of(a, b)` (not gated; the caller gates).
     fn duration_function(&mut self, ctx: Ctx) -> PResult<DurationExpr> {
         let t = self.advance();
+        self.duration_node(t.start)?;
         self.expect(Kind::LeftParen, ctx)?;
         match t.kind {
             Kind::Step | Kind::Range => {
@@ -1008,6 +1029,7 @@ impl<'a> Parser<'a> {
     /// literal or a duration function ends it; a parenthesised expression may go on with further
     /// duration operators.
     fn parse_offset_duration(&mut self) -> PResult<DurationExpr> {
+        self.duration_nodes = 0;
         let t = self.cur();
         match t.kind {
             Kind::Number | Kind::Duration => Ok(self.duration_literal(t)),
