@@ -37,6 +37,7 @@ pub mod ast;
 mod functions;
 mod prettier;
 mod printer;
+pub mod series;
 
 pub use ast::*;
 pub use error::{ParseError, ParseErrorDetail};

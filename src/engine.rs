@@ -1,0 +1,450 @@
+//! The query engine: parse, plan, evaluate, assemble the result.
+//!
+//! ```
+//! use ferroprom::engine::{Engine, EngineOptions};
+//! use ferroprom::model::{Labels, Value};
+//! use ferroprom::storage::MemStorage;
+//!
+//! let store = MemStorage::new();
+//! let up = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+//! store.append(&up, 0, 1.0)?;
+//! let engine = Engine::new(EngineOptions::default());
+//! let result = engine.instant_query(&store, "sum(up)", 60_000)?;
+//! match result.value {
+//!     Value::Vector(v) => assert_eq!(v[0].f, 1.0),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::exec::{
+    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, SeriesMeta, build,
+};
+use crate::model::{FPoint, HPoint, Labels, Sample, Series, Value};
+use crate::parser::{Expr, ParseOptions, ValueType};
+use crate::plan::{Node, Plan, PlanOptions, QueryParams, plan};
+use crate::storage::Storage;
+
+/// Options of an [`Engine`], mirroring Prometheus's `EngineOpts`.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (default 5m).
+    pub lookback_delta: Duration,
+    /// The most samples a query may hold in memory (default 50,000,000).
+    pub max_samples: usize,
+    /// The longest a query may run (default 2m); `None` for no limit.
+    pub timeout: Option<Duration>,
+    /// Threads used for one query (1 = the calling thread only).
+    pub threads: usize,
+    /// Accept the `@` modifier (default on, as in Prometheus 3).
+    pub enable_at_modifier: bool,
+    /// Accept negative offsets (default on).
+    pub enable_negative_offset: bool,
+    /// Remove `__name__` at the end of the query instead of when a function drops it.
+    pub delayed_name_removal: bool,
+    /// Parser feature switches.
+    pub parser: ParseOptions,
+    /// The resolution of subqueries written without a step (default 1m).
+    pub no_step_subquery_interval: Duration,
+    /// The most points per series a range query may produce (default 11,000).
+    pub max_steps: usize,
+    /// Run the plan optimiser (default on).
+    pub optimize: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Some(Duration::from_secs(120)),
+            threads: 1,
+            enable_at_modifier: true,
+            enable_negative_offset: true,
+            delayed_name_removal: false,
+            parser: ParseOptions::default(),
+            no_step_subquery_interval: Duration::from_secs(60),
+            max_steps: 11_000,
+            optimize: true,
+        }
+    }
+}
+
+/// The result of a query: its value and the annotations raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value.
+    pub value: Value,
+    /// Warnings, rendered as Prometheus does (`PromQL warning: ... (line:col)`).
+    pub warnings: Vec<String>,
+    /// Infos, rendered likewise.
+    pub infos: Vec<String>,
+}
+
+/// Why a query failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query text did not parse.
+    #[error("{0}")]
+    Parse(#[from] crate::parser::ParseError),
+    /// The query is invalid for this kind of query or these options.
+    #[error("{0}")]
+    Invalid(String),
+    /// Evaluation failed.
+    #[error("{0}")]
+    Eval(#[from] EvalError),
+}
+
+impl QueryError {
+    /// The `errorType` Prometheus's HTTP API reports for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::Parse(_) | QueryError::Invalid(_) => "bad_data",
+            QueryError::Eval(EvalError::Timeout(_)) => "timeout",
+            QueryError::Eval(EvalError::Canceled(_)) => "canceled",
+            QueryError::Eval(_) => "execution",
+        }
+    }
+}
+
+/// A PromQL engine.
+#[derive(Debug)]
+pub struct Engine {
+    opts: EngineOptions,
+    parallelism: Parallelism,
+}
+
+impl Engine {
+    /// An engine with the given options.
+    pub fn new(opts: EngineOptions) -> Engine {
+        let parallelism = Parallelism::new(opts.threads);
+        Engine { opts, parallelism }
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Evaluates `query` at time `t` (ms).
+    ///
+    /// # Errors
+    ///
+    /// Parse errors, Prometheus's evaluation errors, limits.
+    pub fn instant_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        t: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = crate::parser::parse_with(query, &self.opts.parser)?;
+        self.instant_query_expr(storage, &expr, query, t, &CancelToken::new())
+    }
+
+    /// Evaluates `query` at every step from `start` to `end` (ms).
+    ///
+    /// # Errors
+    ///
+    /// Parse errors, a query whose type is not scalar or instant vector, Prometheus's evaluation
+    /// errors, limits.
+    pub fn range_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = crate::parser::parse_with(query, &self.opts.parser)?;
+        self.range_query_expr(storage, &expr, query, start, end, step, &CancelToken::new())
+    }
+
+    /// Like [`Engine::instant_query`] for a parsed expression; `query` is the text annotations
+    /// point into, and `cancel` can stop the query from another thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::instant_query`].
+    pub fn instant_query_expr(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        query: &str,
+        t: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, QueryError> {
+        let params = self.params(t, t, 0);
+        self.run(storage, expr, query, params, cancel)
+    }
+
+    /// Like [`Engine::range_query`] for a parsed expression.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::range_query`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_query_expr(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, QueryError> {
+        let t = expr.value_type();
+        if t != ValueType::Scalar && t != ValueType::Vector {
+            return Err(QueryError::Invalid(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                t.document_name()
+            )));
+        }
+        if step <= 0 {
+            return Err(QueryError::Invalid(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                    .into(),
+            ));
+        }
+        if end < start {
+            return Err(QueryError::Invalid("end timestamp must not be before start time".into()));
+        }
+        if (end - start) / step >= self.opts.max_steps as i64 {
+            return Err(QueryError::Invalid(format!(
+                "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+                self.opts.max_steps
+            )));
+        }
+        let params = self.params(start, end, step);
+        self.run(storage, expr, query, params, cancel)
+    }
+
+    /// The plan of `expr` for a query with the given parameters (the `EXPLAIN` text is its
+    /// `Display`).
+    ///
+    /// # Errors
+    ///
+    /// Invalid durations or disabled features.
+    pub fn plan(&self, expr: &Expr, start: i64, end: i64, step: i64) -> Result<Plan, QueryError> {
+        plan(expr, self.params(start, end, step), self.plan_options()).map_err(|e| QueryError::Invalid(e.0))
+    }
+
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            enable_at_modifier: self.opts.enable_at_modifier,
+            enable_negative_offset: self.opts.enable_negative_offset,
+            optimize: self.opts.optimize,
+        }
+    }
+
+    fn params(&self, start: i64, end: i64, step: i64) -> QueryParams {
+        QueryParams {
+            start,
+            end,
+            step,
+            lookback: self.opts.lookback_delta.as_millis() as i64,
+            default_subquery_step: self.opts.no_step_subquery_interval.as_millis() as i64,
+        }
+    }
+
+    fn run(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        query: &str,
+        params: QueryParams,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, QueryError> {
+        let p = plan(expr, params, self.plan_options()).map_err(|e| QueryError::Invalid(e.0))?;
+        let deadline = self.opts.timeout.map(|d| Instant::now() + d);
+        let limits = Limits::new(self.opts.max_samples as i64, deadline, cancel.clone());
+        let annotations = Mutex::new(Annotations::default());
+        let ctx = ExecContext {
+            storage,
+            lookback: params.lookback,
+            delayed_name_removal: self.opts.delayed_name_removal,
+            limits: &limits,
+            annotations: &annotations,
+            parallelism: &self.parallelism,
+            query_start: params.start,
+        };
+        let value = evaluate(&ctx, &p)?;
+        let annotations = annotations.into_inner().unwrap_or_default();
+        Ok(QueryResult { value, warnings: annotations.warnings(query), infos: annotations.infos(query) })
+    }
+}
+
+fn unwrap_invariant(node: &Node) -> &Node {
+    match node {
+        Node::StepInvariant(inner) => unwrap_invariant(inner),
+        other => other,
+    }
+}
+
+fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
+    let params = p.params;
+    let instant = params.step == 0;
+    let grid = Grid { start: params.start, end: params.end, interval: if instant { 1 } else { params.step } };
+    let root = unwrap_invariant(&p.root);
+    match root {
+        Node::String(s) => return Ok(Value::String { t: params.start, v: s.clone() }),
+        Node::MatrixSelector(_) | Node::Subquery(_) => return evaluate_matrix(ctx, root, params.start),
+        _ => {}
+    }
+    let mut op = build(&p.root, grid, ctx)?;
+    let meta = op.series()?;
+    let scalar = p.value_type() == ValueType::Scalar;
+    if instant {
+        let mut step = None;
+        while let Some(batch) = op.next()? {
+            if step.is_none() {
+                step = batch.into_iter().next();
+            }
+        }
+        let samples = step.map(|s| s.samples).unwrap_or_default();
+        ctx.limits.add(samples.len() as i64)?;
+        if scalar {
+            let v = samples.first().map_or(f64::NAN, |s| s.f);
+            return Ok(Value::Scalar { t: params.start, v });
+        }
+        let mut out: Vec<Sample> = Vec::with_capacity(samples.len());
+        let mut seen = hashbrown::HashSet::new();
+        for s in samples {
+            let labels = final_labels(&meta[s.id as usize], ctx.delayed_name_removal);
+            if !seen.insert(labels.clone()) {
+                return Err(EvalError::msg("vector cannot contain metrics with the same labelset"));
+            }
+            out.push(Sample { labels, t: params.start, f: s.f, h: s.h });
+        }
+        return Ok(Value::Vector(out));
+    }
+    // Range query: collect per series, merging series whose final labels are equal.
+    let mut index: hashbrown::HashMap<Labels, usize> = hashbrown::HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
+    let final_ids: Vec<usize> = meta
+        .iter()
+        .map(|m| {
+            let l = if scalar { Labels::empty() } else { final_labels(m, ctx.delayed_name_removal) };
+            let n = series.len();
+            *index.entry(l.clone()).or_insert_with(|| {
+                series.push(Series { labels: l, ..Series::default() });
+                n
+            })
+        })
+        .collect();
+    let merged = final_ids.len() != series.len();
+    let mut total = 0i64;
+    while let Some(batch) = op.next()? {
+        ctx.limits.check()?;
+        let mut n = 0i64;
+        for step in batch {
+            n += step.samples.len() as i64;
+            for s in step.samples {
+                let out = &mut series[final_ids[s.id as usize]];
+                if merged {
+                    let dup_f = out.floats.last().is_some_and(|p| p.t == step.t);
+                    let dup_h = out.histograms.last().is_some_and(|p| p.t == step.t);
+                    if dup_f || dup_h {
+                        return Err(EvalError::msg("vector cannot contain metrics with the same labelset"));
+                    }
+                }
+                match s.h {
+                    None => out.floats.push(FPoint { t: step.t, f: s.f }),
+                    Some(h) => out.histograms.push(HPoint { t: step.t, h }),
+                }
+            }
+        }
+        total += n;
+        ctx.limits.add(n)?;
+    }
+    let _ = total;
+    series.retain(|s| !s.floats.is_empty() || !s.histograms.is_empty());
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Matrix(series))
+}
+
+/// The labels of a result series after delayed name removal.
+fn final_labels(m: &SeriesMeta, delayed: bool) -> Labels {
+    if delayed && m.drop_name {
+        m.labels.builder().without(&crate::exec::METADATA_LABELS).labels()
+    } else {
+        m.labels.clone()
+    }
+}
+
+/// A range selector or subquery at the top of an instant query: the points of each series in the
+/// window ending at `t`.
+fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, EvalError> {
+    let grid = Grid { start: t, end: t, interval: 1 };
+    let (source, range, offset, at) = match node {
+        Node::MatrixSelector(m) => {
+            (crate::exec::MatrixSource::Selector(m.clone()), m.range, m.selector.offset, m.selector.at)
+        }
+        Node::Subquery(s) => (crate::exec::MatrixSource::Subquery(s.clone()), s.range, s.offset, s.at),
+        _ => return Err(EvalError::msg("expected a range vector")),
+    };
+    let (meta, data) = crate::exec::materialize(ctx, &source, grid)?;
+    let ref_t = at.unwrap_or(t) - offset;
+    let mut out = Vec::new();
+    let mut total = 0i64;
+    for (m, s) in meta.iter().zip(data.iter()) {
+        let (f, h) = crate::exec::window(s, ref_t - range, ref_t);
+        if f.is_empty() && h.is_empty() {
+            continue;
+        }
+        total += (f.len() + h.len()) as i64;
+        out.push(Series {
+            labels: final_labels(m, ctx.delayed_name_removal),
+            floats: f.to_vec(),
+            histograms: h.to_vec(),
+        });
+    }
+    ctx.limits.add(total)?;
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Matrix(out))
+}
+impl crate::promqltest::QueryEngine for Engine {
+    fn parse(&self, expr: &str) -> Result<Expr, String> {
+        crate::parser::parse_with(expr, &self.opts.parser).map_err(|e| e.to_string())
+    }
+
+    fn instant_query(
+        &self,
+        storage: &dyn Storage,
+        expr: &str,
+        t: i64,
+    ) -> Result<crate::promqltest::QueryOutput, String> {
+        let r = Engine::instant_query(self, storage, expr, t).map_err(|e| e.to_string())?;
+        Ok(crate::promqltest::QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+    }
+
+    fn range_query(
+        &self,
+        storage: &dyn Storage,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<crate::promqltest::QueryOutput, String> {
+        let r = Engine::range_query(self, storage, expr, start, end, step).map_err(|e| e.to_string())?;
+        Ok(crate::promqltest::QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+    }
+}
+
+impl EngineOptions {
+    /// The options Prometheus's promqltest runner uses: 10,000 max samples, 100 s timeout, delayed
+    /// name removal, every experimental parser feature.
+    pub fn promqltest() -> EngineOptions {
+        EngineOptions {
+            max_samples: 10_000,
+            timeout: Some(Duration::from_secs(100)),
+            delayed_name_removal: true,
+            parser: ParseOptions::all_features(),
+            ..EngineOptions::default()
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! Instant-vector functions: elementwise math, clamping, calendar functions, sorting, label
+//! rewriting, `absent`, and classic `histogram_quantile`.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped, valid_label_name};
+use crate::exec::scalar::scalar_values;
+use crate::exec::{
+    Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
+    batch_end,
+};
+use crate::functions::{Bucket, DateFn, bucket_quantile, date_value, go_max, go_min, round_to};
+use crate::model::{Labels, METRIC_NAME};
+use crate::parser::Span;
+
+/// An elementwise function of one vector and optional scalar arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ElementFn {
+    /// `abs`, `sqrt`, ...
+    Simple(fn(f64) -> f64),
+    /// `round(v, to_nearest)`.
+    Round,
+    /// `clamp(v, min, max)`.
+    Clamp,
+    /// `clamp_min(v, min)`.
+    ClampMin,
+    /// `clamp_max(v, max)`.
+    ClampMax,
+    /// Calendar functions of the sample value.
+    Date(DateFn),
+    /// `timestamp(expr)` of a non-selector: the step time.
+    Timestamp,
+    /// `histogram_count`.
+    HistogramCount,
+    /// `histogram_sum`.
+    HistogramSum,
+    /// `histogram_avg`.
+    HistogramAvg,
+}
+
+/// Applies an [`ElementFn`] to every sample.
+pub(crate) struct ElementOp<'a> {
+    pub(crate) ctx: &'a ExecContext<'a>,
+    pub(crate) func: ElementFn,
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) scalars: Vec<BoxOp<'a>>,
+}
+
+impl Operator for ElementOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        let inner = self.child.series()?;
+        for s in self.scalars.iter_mut() {
+            s.series()?;
+        }
+        let delayed = self.ctx.delayed_name_removal;
+        Ok(inner.iter().map(|m| name_dropped(m, delayed)).collect())
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        let Some(mut batch) = self.child.next()? else { return Ok(None) };
+        let mut args = Vec::new();
+        for s in self.scalars.iter_mut() {
+            args.push(scalar_values(&s.next()?.unwrap_or_default()));
+        }
+        let arg = |i: usize, k: usize| args.get(i).and_then(|v| v.get(k)).copied().unwrap_or(f64::NAN);
+        for (k, step) in batch.iter_mut().enumerate() {
+            let t = step.t;
+            let func = self.func;
+            let samples = std::mem::take(&mut step.samples);
+            let (lo, hi) = match func {
+                ElementFn::Clamp => (arg(0, k), arg(1, k)),
+                ElementFn::ClampMin => (arg(0, k), f64::INFINITY),
+                ElementFn::ClampMax => (f64::NEG_INFINITY, arg(0, k)),
+                _ => (0.0, 0.0),
+            };
+            if matches!(func, ElementFn::Clamp) && hi < lo {
+                continue;
+            }
+            let to_nearest = if args.is_empty() { 1.0 } else { arg(0, k) };
+            step.samples = samples
+                .into_iter()
+                .filter_map(|s| {
+                    let v = match (&s.h, func) {
+                        (Some(h), ElementFn::HistogramCount) => h.count,
+                        (Some(h), ElementFn::HistogramSum) => h.sum,
+                        (Some(h), ElementFn::HistogramAvg) => h.sum / h.count,
+                        (_, ElementFn::Timestamp) => t as f64 / 1000.0,
+                        (Some(_), _) => return None,
+                        (
+                            None,
+                            ElementFn::HistogramCount | ElementFn::HistogramSum | ElementFn::HistogramAvg,
+                        ) => {
+                            return None;
+                        }
+                        (None, ElementFn::Simple(f)) => f(s.f),
+                        (None, ElementFn::Round) => round_to(s.f, to_nearest),
+                        (None, ElementFn::Clamp | ElementFn::ClampMin | ElementFn::ClampMax) => {
+                            go_max(lo, go_min(hi, s.f))
+                        }
+                        (None, ElementFn::Date(d)) => date_value(d, s.f),
+                    };
+                    Some(Sample::float(s.id, v))
+                })
+                .collect();
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// A calendar function without argument: of the step time.
+pub(crate) struct DateNowOp {
+    pub(crate) func: DateFn,
+    pub(crate) grid: Grid,
+    pub(crate) next_step: usize,
+}
+
+impl Operator for DateNowOp {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        Ok(Arc::from(vec![SeriesMeta::new(Labels::empty())]))
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        let n = self.grid.steps();
+        if self.next_step >= n {
+            return Ok(None);
+        }
+        let hi = batch_end(self.next_step, n);
+        let batch = (self.next_step..hi)
+            .map(|i| {
+                let t = self.grid.time(i);
+                let secs = t.div_euclid(1000) as f64;
+                StepVector { t, samples: vec![Sample::float(0, date_value(self.func, secs))] }
+            })
+            .collect();
+        self.next_step = hi;
+        Ok(Some(batch))
+    }
+}
+
+/// How `sort*` orders a step.
+#[derive(Debug, Clone)]
+pub(crate) enum SortBy {
+    /// `sort` / `sort_desc`.
+    Value { desc: bool },
+    /// `sort_by_label` / `sort_by_label_desc`.
+    Labels { desc: bool, names: Vec<String> },
+}
+
+/// `sort`, `sort_desc`, `sort_by_label`, `sort_by_label_desc`.
+pub(crate) struct SortOp<'a> {
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) by: SortBy,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+}
+
+impl Operator for SortOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        let m = self.child.series()?;
+        self.meta = Some(m.clone());
+        Ok(m)
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        let Some(mut batch) = self.child.next()? else { return Ok(None) };
+        let meta = match &self.meta {
+            Some(m) => m.clone(),
+            None => self.series()?,
+        };
+        for step in batch.iter_mut() {
+            match &self.by {
+                SortBy::Value { desc } => {
+                    step.samples.retain(|s| s.h.is_none());
+                    let desc = *desc;
+                    step.samples.sort_by(|a, b| {
+                        use std::cmp::Ordering::*;
+                        match (a.f.is_nan(), b.f.is_nan()) {
+                            (true, true) => Equal,
+                            (true, false) => Greater,
+                            (false, true) => Less,
+                            _ => {
+                                let o = a.f.partial_cmp(&b.f).unwrap_or(Equal);
+                                if desc { o.reverse() } else { o }
+                            }
+                        }
+                    });
+                }
+                SortBy::Labels { desc, names } => {
+                    let desc = *desc;
+                    step.samples.sort_by(|a, b| {
+                        let (la, lb) = (&meta[a.id as usize].labels, &meta[b.id as usize].labels);
+                        for n in names {
+                            let (va, vb) = (la.get(n).unwrap_or(""), lb.get(n).unwrap_or(""));
+                            if va == vb {
+                                continue;
+                            }
+                            let o = natural_cmp(va, vb);
+                            return if desc { o.reverse() } else { o };
+                        }
+                        let o = la.cmp(lb);
+                        if desc { o.reverse() } else { o }
+                    });
+                }
+            }
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// Natural ordering of strings: runs of digits compare as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (da, db) = (&a[..na], &b[..nb]);
+                let ta: &[u8] = {
+                    let z = da.iter().take_while(|c| **c == b'0').count();
+                    &da[z.min(da.len().saturating_sub(1))..]
+                };
+                let tb: &[u8] = {
+                    let z = db.iter().take_while(|c| **c == b'0').count();
+                    &db[z.min(db.len().saturating_sub(1))..]
+                };
+                let o = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb));
+                if o != Ordering::Equal {
+                    return o;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+/// `label_replace` and `label_join`: a fixed relabelling of each series.
+pub(crate) struct RelabelOp<'a> {
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) rule: Relabel,
+    pub(crate) mapping: Vec<u32>,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+}
+
+/// The relabelling of [`RelabelOp`].
+#[derive(Debug, Clone)]
+pub(crate) enum Relabel {
+    /// `label_replace(v, dst, replacement, src, regex)`.
+    Replace { dst: String, replacement: String, src: String, regex: Regex },
+    /// `label_join(v, dst, separator, src...)`.
+    Join { dst: String, separator: String, srcs: Vec<String> },
+}
+
+impl Relabel {
+    /// Builds the rule, checking names and the regex with Prometheus's messages.
+    pub(crate) fn new(func: &str, strings: &[String]) -> Result<Relabel, EvalError> {
+        if func == "label_replace" {
+            let (dst, replacement, src, regex) = (&strings[0], &strings[1], &strings[2], &strings[3]);
+            let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
+                EvalError::msg(format!("invalid regular expression in label_replace(): {regex}"))
+            })?;
+            if !valid_label_name(dst) {
+                return Err(EvalError::msg(format!(
+                    "invalid destination label name in label_replace(): {dst}"
+                )));
+            }
+            Ok(Relabel::Replace {
+                dst: dst.clone(),
+                replacement: replacement.clone(),
+                src: src.clone(),
+                regex: re,
+            })
+        } else {
+            let (dst, separator) = (&strings[0], &strings[1]);
+            for src in &strings[2..] {
+                if !valid_label_name(src) {
+                    return Err(EvalError::msg(format!("invalid source label name in label_join(): {src}")));
+                }
+            }
+            if !valid_label_name(dst) {
+                return Err(EvalError::msg(format!("invalid destination label name in label_join(): {dst}")));
+            }
+            Ok(Relabel::Join { dst: dst.clone(), separator: separator.clone(), srcs: strings[2..].to_vec() })
+        }
+    }
+
+    fn apply(&self, m: &SeriesMeta) -> SeriesMeta {
+        let (dst, value) = match self {
+            Relabel::Replace { dst, replacement, src, regex } => {
+                let src_val = m.labels.get(src).unwrap_or("");
+                let Some(caps) = regex.captures(src_val) else { return m.clone() };
+                (dst, expand_template(regex, replacement, &caps))
+            }
+            Relabel::Join { dst, separator, srcs } => {
+                let vals: Vec<&str> = srcs.iter().map(|s| m.labels.get(s).unwrap_or("")).collect();
+                (dst, vals.join(separator))
+            }
+        };
+        let labels = m.labels.builder().set(dst.as_str(), value).labels();
+        SeriesMeta { labels, drop_name: if dst == METRIC_NAME { false } else { m.drop_name } }
+    }
+}
+
+impl Operator for RelabelOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if let Some(m) = &self.meta {
+            return Ok(m.clone());
+        }
+        let inner = self.child.series()?;
+        let mut table = SeriesTable::default();
+        self.mapping = inner.iter().map(|m| table.intern(self.rule.apply(m))).collect();
+        let out = table.finish();
+        self.meta = Some(out.clone());
+        Ok(out)
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        if self.meta.is_none() {
+            self.series()?;
+        }
+        let Some(mut batch) = self.child.next()? else { return Ok(None) };
+        for step in batch.iter_mut() {
+            let mut seen = hashbrown::HashSet::new();
+            for s in step.samples.iter_mut() {
+                s.id = self.mapping[s.id as usize];
+                if !seen.insert(s.id) {
+                    return Err(EvalError::msg("vector cannot contain metrics with the same labelset"));
+                }
+            }
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// `absent(v)`: one series with value 1 at the steps where `v` is empty.
+pub(crate) struct AbsentOp<'a> {
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) labels: Labels,
+}
+
+impl Operator for AbsentOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        self.child.series()?;
+        Ok(Arc::from(vec![SeriesMeta::new(self.labels.clone())]))
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        let Some(mut batch) = self.child.next()? else { return Ok(None) };
+        for step in batch.iter_mut() {
+            let empty = step.samples.is_empty();
+            step.samples.clear();
+            if empty {
+                step.samples.push(Sample::float(0, 1.0));
+            }
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// The labels `absent` gives its output: the equality matchers of a selector argument.
+pub(crate) fn absent_labels(matchers: &[crate::model::Matcher]) -> Labels {
+    let mut b = Labels::empty().builder();
+    let mut has: Vec<&str> = Vec::new();
+    for m in matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.op == crate::model::MatchOp::Equal && !has.contains(&m.name.as_str()) {
+            b.set_mut(m.name.as_str(), m.value.as_str());
+            has.push(&m.name);
+        } else {
+            b.del_mut(&m.name);
+        }
+    }
+    b.labels()
+}
+
+/// `histogram_quantile(q, v)` over classic `le` buckets.
+pub(crate) struct HistogramQuantileOp<'a> {
+    pub(crate) ctx: &'a ExecContext<'a>,
+    pub(crate) q: BoxOp<'a>,
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) q_span: Span,
+    pub(crate) arg_span: Span,
+    /// Per input series: its bucket bound (None when `le` is bad) and output group.
+    pub(crate) input: Vec<(Option<f64>, u32)>,
+    pub(crate) in_meta: Option<Arc<[SeriesMeta]>>,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+}
+
+/// Parses an `le` value as Go's `strconv.ParseFloat` would.
+fn parse_le(s: &str) -> Option<f64> {
+    let t = s.trim_start_matches('+');
+    match t.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => {
+            return Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+        }
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    s.replace('_', "").parse::<f64>().ok().filter(|_| !s.contains('_') || s.len() > 1)
+}
+
+impl Operator for HistogramQuantileOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if let Some(m) = &self.meta {
+            return Ok(m.clone());
+        }
+        self.q.series()?;
+        let inner = self.child.series()?;
+        let delayed = self.ctx.delayed_name_removal;
+        let mut table = SeriesTable::default();
+        self.input = inner
+            .iter()
+            .map(|m| {
+                let le = m.labels.get("le").and_then(parse_le);
+                let base = m.labels.builder().without(&["le"]).labels();
+                let labels = if delayed { base } else { drop_metadata(&base) };
+                let group_labels = labels.builder().del(METRIC_NAME).labels();
+                let id = table.intern(SeriesMeta {
+                    labels: if delayed { labels } else { group_labels },
+                    drop_name: delayed,
+                });
+                (le, id)
+            })
+            .collect();
+        let out = table.finish();
+        self.in_meta = Some(inner);
+        self.meta = Some(out.clone());
+        Ok(out)
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        if self.meta.is_none() {
+            self.series()?;
+        }
+        let qs = scalar_values(&self.q.next()?.unwrap_or_default());
+        let Some(mut batch) = self.child.next()? else { return Ok(None) };
+        let in_meta = self.in_meta.clone().unwrap_or_else(|| Arc::from(Vec::new()));
+        let n_out = self.meta.as_ref().map_or(0, |m| m.len());
+        for (k, step) in batch.iter_mut().enumerate() {
+            let q = qs.get(k).copied().unwrap_or(f64::NAN);
+            if step.samples.is_empty() {
+                continue;
+            }
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                self.ctx.annotate(Annotation::warning(
+                    format!("quantile value should be between 0 and 1, got {}", crate::model::format_go_g(q)),
+                    self.q_span,
+                ));
+            }
+            let mut groups: Vec<Vec<Bucket>> = vec![Vec::new(); n_out];
+            let mut order: Vec<u32> = Vec::new();
+            for s in step.samples.iter() {
+                if s.h.is_some() {
+                    return Err(EvalError::Unsupported(
+                        "histogram_quantile over native histograms (native histogram evaluation)".into(),
+                    ));
+                }
+                let (le, gid) = self.input[s.id as usize];
+                let Some(le) = le else {
+                    let labels = &in_meta[s.id as usize].labels;
+                    let name = labels.get(METRIC_NAME).unwrap_or("");
+                    let le_val = labels.get("le").unwrap_or("");
+                    let mut text =
+                        format!("bucket label \"le\" is missing or has a malformed value of {le_val:?}");
+                    if self.ctx.delayed_name_removal && !name.is_empty() {
+                        text.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.ctx.annotate(Annotation::warning(text, self.arg_span));
+                    continue;
+                };
+                if groups[gid as usize].is_empty() {
+                    order.push(gid);
+                }
+                groups[gid as usize].push(Bucket { upper_bound: le, count: s.f });
+            }
+            let mut out = Vec::with_capacity(order.len());
+            for gid in order {
+                let r = bucket_quantile(q, &mut groups[gid as usize]);
+                if r.forced_monotonic {
+                    let meta = self.meta.as_ref().map(|m| m[gid as usize].labels.clone()).unwrap_or_default();
+                    let name =
+                        if self.ctx.delayed_name_removal { meta.get(METRIC_NAME).unwrap_or("") } else { "" };
+                    let mut text = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+                    if !name.is_empty() {
+                        text.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.ctx.annotate(Annotation::info(text, self.arg_span));
+                }
+                out.push(Sample::float(gid, r.value));
+            }
+            step.samples = out;
+        }
+        Ok(Some(batch))
+    }
+}

@@ -1,0 +1,77 @@
+//! `count_values`: its output series depend on the sample values, so it reads its whole input
+//! before reporting its series.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::exec::labels_ops::{SeriesTable, grouping_labels, valid_label_name};
+use crate::exec::{BoxOp, EvalError, Operator, Sample, SeriesMeta, StepBatch};
+use crate::model::format_float;
+
+/// `count_values("label", v)`.
+pub(crate) struct CountValuesOp<'a> {
+    pub(crate) child: BoxOp<'a>,
+    pub(crate) label: String,
+    pub(crate) grouping: Vec<String>,
+    pub(crate) without: bool,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+    pub(crate) batches: VecDeque<StepBatch>,
+}
+
+impl CountValuesOp<'_> {
+    fn run(&mut self) -> Result<(), EvalError> {
+        if !valid_label_name(&self.label) {
+            return Err(EvalError::msg(format!("invalid label name {:?}", self.label)));
+        }
+        let mut grouping = self.grouping.clone();
+        if !self.without {
+            grouping.push(self.label.clone());
+            grouping.sort();
+        }
+        let inner = self.child.series()?;
+        let mut table = SeriesTable::default();
+        while let Some(mut batch) = self.child.next()? {
+            for step in batch.iter_mut() {
+                let mut counts: Vec<(u32, f64)> = Vec::new();
+                for s in &step.samples {
+                    if s.h.is_some() {
+                        return Err(EvalError::Unsupported(
+                            "count_values over native histograms (native histogram evaluation)".into(),
+                        ));
+                    }
+                    let labels = inner[s.id as usize]
+                        .labels
+                        .builder()
+                        .set(self.label.as_str(), format_float(s.f))
+                        .labels();
+                    let out = grouping_labels(&labels, &grouping, self.without);
+                    let id = table.intern(SeriesMeta::new(out));
+                    match counts.iter_mut().find(|(g, _)| *g == id) {
+                        Some((_, c)) => *c += 1.0,
+                        None => counts.push((id, 1.0)),
+                    }
+                }
+                step.samples = counts.into_iter().map(|(id, c)| Sample::float(id, c)).collect();
+            }
+            self.batches.push_back(batch);
+        }
+        self.meta = Some(table.finish());
+        Ok(())
+    }
+}
+
+impl Operator for CountValuesOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if self.meta.is_none() {
+            self.run()?;
+        }
+        Ok(self.meta.clone().unwrap_or_else(|| Arc::from(Vec::new())))
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        if self.meta.is_none() {
+            self.run()?;
+        }
+        Ok(self.batches.pop_front())
+    }
+}

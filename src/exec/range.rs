@@ -1,0 +1,295 @@
+//! Functions over range vectors: windows `(t - range, t]` slid over each series, from a range
+//! selector or a subquery.
+
+use std::sync::Arc;
+
+use crate::exec::labels_ops::{drop_metadata, name_dropped};
+use crate::exec::scalar::scalar_values;
+use crate::exec::select::load;
+use crate::exec::{
+    Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
+    batch_end,
+};
+use crate::functions::{RangeArgs, RangeFn, RangeOutput};
+use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, Series};
+use crate::parser::Span;
+use crate::plan::{MatrixSelector, Subquery};
+
+/// Where the windows' points come from.
+pub(crate) enum MatrixSource {
+    /// A range selector.
+    Selector(MatrixSelector),
+    /// A subquery.
+    Subquery(Box<Subquery>),
+}
+
+impl MatrixSource {
+    fn range(&self) -> i64 {
+        match self {
+            MatrixSource::Selector(m) => m.range,
+            MatrixSource::Subquery(s) => s.range,
+        }
+    }
+
+    /// How far the window reaches beyond `(t - range, t]` on each side: `(before, after)`.
+    fn extension(&self, lookback: i64) -> (i64, i64, bool, bool) {
+        match self {
+            MatrixSource::Selector(m) if m.selector.smoothed => (lookback, lookback, false, true),
+            MatrixSource::Selector(m) if m.selector.anchored => (lookback, 0, true, false),
+            _ => (0, 0, false, false),
+        }
+    }
+
+    fn offset_at(&self) -> (i64, Option<i64>) {
+        match self {
+            MatrixSource::Selector(m) => (m.selector.offset, m.selector.at),
+            MatrixSource::Subquery(s) => (s.offset, s.at),
+        }
+    }
+}
+
+/// The step grid a subquery's inner expression is evaluated on, for an outer grid (Prometheus's
+/// `subqueryTimeRange`).
+pub(crate) fn subquery_grid(sq: &Subquery, outer: Grid) -> Grid {
+    let (start, end) = match sq.at {
+        Some(at) => (at, at),
+        None => (outer.start, outer.start + (outer.end - outer.start) / outer.interval * outer.interval),
+    };
+    let step = sq.step.max(1);
+    let lo = start - sq.offset - sq.range;
+    let mut s = step * (lo / step);
+    if s <= lo {
+        s += step;
+    }
+    Grid { start: s, end: end - sq.offset, interval: step }
+}
+
+/// Loads or computes the series of a matrix source over the whole time span an operator on
+/// `grid` needs: their labels (with the name-removal mark from a subquery) and points.
+pub(crate) fn materialize<'a>(
+    ctx: &'a ExecContext<'a>,
+    source: &MatrixSource,
+    grid: Grid,
+) -> Result<(Vec<SeriesMeta>, Vec<Series>), EvalError> {
+    match source {
+        MatrixSource::Selector(m) => {
+            let mut data = load(ctx, &m.selector, m.range)?;
+            for s in data.iter_mut() {
+                s.floats.retain(|p| !crate::model::is_stale_nan(p.f));
+                s.histograms.retain(|p| !crate::model::is_stale_nan(p.h.sum));
+            }
+            let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
+            Ok((meta, data))
+        }
+        MatrixSource::Subquery(sq) => {
+            let inner = subquery_grid(sq, grid);
+            let mut op = super::build(&sq.expr, inner, ctx)?;
+            let meta = op.series()?;
+            let mut data: Vec<Series> =
+                meta.iter().map(|m| Series { labels: m.labels.clone(), ..Series::default() }).collect();
+            let mut total = 0i64;
+            while let Some(batch) = op.next()? {
+                for step in batch {
+                    total += step.samples.len() as i64;
+                    for s in step.samples {
+                        let series = &mut data[s.id as usize];
+                        match s.h {
+                            None => series.floats.push(FPoint { t: step.t, f: s.f }),
+                            Some(h) => series.histograms.push(HPoint { t: step.t, h }),
+                        }
+                    }
+                }
+            }
+            ctx.limits.add(total)?;
+            ctx.limits.add(-total)?;
+            Ok((meta.to_vec(), data))
+        }
+    }
+}
+
+/// Which function a [`RangeOp`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeKind {
+    /// A function of each series' window.
+    Func(RangeFn),
+    /// `absent_over_time`: 1 when no series has a point in the window.
+    Absent,
+}
+
+/// A function over a range vector.
+pub(crate) struct RangeOp<'a> {
+    pub(crate) ctx: &'a ExecContext<'a>,
+    pub(crate) kind: RangeKind,
+    pub(crate) source: MatrixSource,
+    pub(crate) grid: Grid,
+    pub(crate) scalar_args: Vec<BoxOp<'a>>,
+    pub(crate) absent_labels: Labels,
+    pub(crate) func_name: &'static str,
+    pub(crate) arg_span: Span,
+    pub(crate) data: Vec<Series>,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+    pub(crate) next_step: usize,
+}
+
+impl Operator for RangeOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if let Some(m) = &self.meta {
+            return Ok(m.clone());
+        }
+        let (meta, data) = materialize(self.ctx, &self.source, self.grid)?;
+        self.data = data;
+        let delayed = self.ctx.delayed_name_removal;
+        let out: Arc<[SeriesMeta]> = match self.kind {
+            RangeKind::Absent => Arc::from(vec![SeriesMeta::new(self.absent_labels.clone())]),
+            RangeKind::Func(f) => meta
+                .iter()
+                .map(|m| {
+                    if f.keeps_name() && !m.drop_name {
+                        m.clone()
+                    } else if delayed {
+                        SeriesMeta { labels: m.labels.clone(), drop_name: true }
+                    } else {
+                        SeriesMeta { labels: drop_metadata(&m.labels), drop_name: false }
+                    }
+                })
+                .collect(),
+        };
+        let _ = name_dropped;
+        self.meta = Some(out.clone());
+        Ok(out)
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        if self.meta.is_none() {
+            self.series()?;
+        }
+        let n = self.grid.steps();
+        if self.next_step >= n {
+            return Ok(None);
+        }
+        self.ctx.limits.check()?;
+        let lo = self.next_step;
+        let hi = batch_end(lo, n);
+        let mut scalars: Vec<Vec<f64>> = Vec::new();
+        for op in self.scalar_args.iter_mut() {
+            let b = op.next()?.unwrap_or_default();
+            scalars.push(scalar_values(&b));
+        }
+        let range = self.source.range();
+        let (offset, at) = self.source.offset_at();
+        let (ext_lo, ext_hi, anchored, smoothed) = self.source.extension(self.ctx.lookback);
+        let grid = self.grid;
+        let steps: Vec<(i64, i64)> = (lo..hi)
+            .map(|i| {
+                let t = grid.time(i);
+                (t, at.unwrap_or(t) - offset)
+            })
+            .collect();
+        let mut batch: StepBatch =
+            steps.iter().map(|&(t, _)| StepVector { t, samples: Vec::new() }).collect();
+        match self.kind {
+            RangeKind::Absent => {
+                for (k, &(_, ref_t)) in steps.iter().enumerate() {
+                    let any = self.data.iter().any(|s| {
+                        let (f, h) = window(s, ref_t - range, ref_t);
+                        !f.is_empty() || !h.is_empty()
+                    });
+                    if !any {
+                        batch[k].samples.push(Sample::float(0, 1.0));
+                    }
+                }
+            }
+            RangeKind::Func(func) => {
+                let work: usize =
+                    self.data.iter().map(|s| s.floats.len() + s.histograms.len()).sum::<usize>()
+                        * steps.len();
+                let window_samples: i64 = self
+                    .data
+                    .iter()
+                    .map(|s| {
+                        let (f, h) = window(s, steps[0].1 - range, steps[0].1);
+                        (f.len() + h.len()) as i64
+                    })
+                    .sum();
+                self.ctx.limits.add(window_samples)?;
+                self.ctx.limits.add(-window_samples)?;
+                let ids: Vec<usize> = (0..self.data.len()).collect();
+                let data = &self.data;
+                let results = self.ctx.parallelism.map(&ids, work, |&id| {
+                    let s = &data[id];
+                    let name = s.labels.get(METRIC_NAME).unwrap_or("");
+                    let mut notes = Vec::new();
+                    let mut out = Vec::with_capacity(steps.len());
+                    for (k, &(t, ref_t)) in steps.iter().enumerate() {
+                        let (f, h) = window(s, ref_t - range - ext_lo, ref_t + ext_hi);
+                        if f.is_empty() && h.is_empty() {
+                            out.push(RangeOutput::None);
+                            continue;
+                        }
+                        let args = RangeArgs {
+                            range_start: ref_t - range,
+                            range_end: ref_t,
+                            step_time: t,
+                            range,
+                            scalar: scalars.first().map_or(f64::NAN, |v| v[k]),
+                            scalar2: scalars.get(1).map_or(f64::NAN, |v| v[k]),
+                            anchored,
+                            smoothed,
+                        };
+                        match func.eval(f, h, &args, name, &mut notes) {
+                            Ok(v) => out.push(v),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok((out, notes))
+                });
+                for (id, r) in results.into_iter().enumerate() {
+                    let (outs, notes) = r.map_err(|e| {
+                        if e.starts_with("invalid ") { EvalError::msg(e) } else { EvalError::Unsupported(e) }
+                    })?;
+                    for (warning, text) in notes {
+                        self.ctx.annotate(crate::exec::Annotation { warning, text, span: self.arg_span });
+                    }
+                    let mut produced_float = false;
+                    for (k, v) in outs.into_iter().enumerate() {
+                        match v {
+                            RangeOutput::None => {}
+                            RangeOutput::Float(f) => {
+                                produced_float = true;
+                                batch[k].samples.push(Sample::float(id as u32, f));
+                            }
+                            RangeOutput::Histogram(h) => {
+                                batch[k].samples.push(Sample { id: id as u32, f: 0.0, h: Some(h) })
+                            }
+                        }
+                    }
+                    if produced_float && matches!(func, RangeFn::Rate | RangeFn::Increase) {
+                        let name = self.data[id].labels.get(METRIC_NAME).unwrap_or("");
+                        let counter_like =
+                            ["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s));
+                        if !name.is_empty() && !counter_like {
+                            self.ctx.annotate(Annotation::info(
+                                format!(
+                                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                                ),
+                                self.arg_span,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let _ = self.func_name;
+        self.next_step = hi;
+        Ok(Some(batch))
+    }
+}
+
+/// The points of `s` in `(lo, hi]`.
+pub(crate) fn window(s: &Series, lo: i64, hi: i64) -> (&[FPoint], &[HPoint]) {
+    let fa = s.floats.partition_point(|p| p.t <= lo);
+    let fb = s.floats.partition_point(|p| p.t <= hi);
+    let ha = s.histograms.partition_point(|p| p.t <= lo);
+    let hb = s.histograms.partition_point(|p| p.t <= hi);
+    (&s.floats[fa..fb.max(fa)], &s.histograms[ha..hb.max(ha)])
+}

@@ -1,0 +1,171 @@
+//! Instant vector selectors: the latest sample at or before each step within the lookback
+//! window, skipping stale markers.
+
+use std::sync::Arc;
+
+use crate::exec::{
+    EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end,
+};
+use crate::model::{FPoint, HPoint, Series, is_stale_nan};
+use crate::plan::Selector;
+use crate::storage::SelectHints;
+
+/// Reads the series of `sel` from storage as float and histogram point lists.
+pub(crate) fn load(ctx: &ExecContext<'_>, sel: &Selector, range: i64) -> Result<Vec<Series>, EvalError> {
+    ctx.limits.check()?;
+    let hints = SelectHints { start: sel.mint, end: sel.maxt, range, ..SelectHints::default() };
+    let data = ctx.storage.select(&sel.matchers, &hints).map_err(|e| EvalError::Storage(e.to_string()))?;
+    Ok(data
+        .into_iter()
+        .map(|d| Series {
+            labels: d.labels,
+            floats: d.floats.t.iter().zip(&d.floats.f).map(|(&t, &f)| FPoint { t, f }).collect(),
+            histograms: d.histograms.t.iter().zip(d.histograms.h).map(|(&t, h)| HPoint { t, h }).collect(),
+        })
+        .collect())
+}
+
+/// What a selector returns for the sample it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SelectMode {
+    /// The sample's value.
+    Value,
+    /// The sample's timestamp in seconds (`timestamp(selector)`).
+    Timestamp,
+}
+
+/// An instant vector selector.
+pub(crate) struct VectorSelectorOp<'a> {
+    pub(crate) ctx: &'a ExecContext<'a>,
+    pub(crate) sel: Selector,
+    pub(crate) grid: Grid,
+    pub(crate) mode: SelectMode,
+    pub(crate) data: Vec<Series>,
+    pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+    pub(crate) next_step: usize,
+}
+
+impl<'a> VectorSelectorOp<'a> {
+    pub(crate) fn new(ctx: &'a ExecContext<'a>, sel: Selector, grid: Grid, mode: SelectMode) -> Self {
+        VectorSelectorOp { ctx, sel, grid, mode, data: Vec::new(), meta: None, next_step: 0 }
+    }
+}
+
+/// The latest float and histogram of `s` in `(ref_t - lookback, ref_t]`, as a sample value and its
+/// timestamp, skipping a stale latest sample.
+pub(crate) fn latest(
+    s: &Series,
+    ref_t: i64,
+    lookback: i64,
+) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
+    let fi = s.floats.partition_point(|p| p.t <= ref_t);
+    let hi = s.histograms.partition_point(|p| p.t <= ref_t);
+    let f = if fi > 0 { Some(s.floats[fi - 1]) } else { None };
+    let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
+    let lo = ref_t - lookback;
+    match (f, h) {
+        (Some(f), Some(h)) if h.t > f.t => {
+            (h.t > lo && !is_stale_nan(h.h.sum)).then(|| (h.t, 0.0, Some(h.h.clone())))
+        }
+        (Some(f), _) => (f.t > lo && !is_stale_nan(f.f)).then_some((f.t, f.f, None)),
+        (None, Some(h)) => (h.t > lo && !is_stale_nan(h.h.sum)).then(|| (h.t, 0.0, Some(h.h.clone()))),
+        (None, None) => None,
+    }
+}
+
+impl VectorSelectorOp<'_> {
+    /// The value of a `smoothed` selector: the sample at `ref_t`, or the interpolation between
+    /// the samples around it, within the lookback on both sides.
+    fn smoothed_value(&self, s: &Series, ref_t: i64) -> Result<Option<f64>, EvalError> {
+        let lb = self.ctx.lookback;
+        let (f, h) = super::range::window(s, ref_t - lb, ref_t + lb);
+        if f.is_empty() && h.is_empty() {
+            return Ok(None);
+        }
+        if !h.is_empty() {
+            if !f.is_empty() {
+                let name = s.labels.get(crate::model::METRIC_NAME).unwrap_or("");
+                self.ctx.annotate(crate::exec::Annotation::warning(
+                    format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                    self.sel.span,
+                ));
+                return Ok(None);
+            }
+            return Err(EvalError::Unsupported(
+                "smoothed native histograms (native histogram evaluation)".into(),
+            ));
+        }
+        let f: Vec<FPoint> = f.iter().copied().filter(|p| !is_stale_nan(p.f)).collect();
+        let i = f.partition_point(|p| p.t < ref_t);
+        Ok(if i < f.len() && f[i].t == ref_t {
+            Some(f[i].f)
+        } else if i > 0 && i < f.len() {
+            Some(crate::functions::interpolate(f[i - 1], f[i], ref_t, false))
+        } else if i > 0 {
+            Some(f[i - 1].f)
+        } else {
+            None
+        })
+    }
+}
+
+impl Operator for VectorSelectorOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if let Some(m) = &self.meta {
+            return Ok(m.clone());
+        }
+        self.data = load(self.ctx, &self.sel, 0)?;
+        let delayed = self.ctx.delayed_name_removal;
+        let meta: Arc<[SeriesMeta]> = self
+            .data
+            .iter()
+            .map(|s| {
+                let m = SeriesMeta::new(s.labels.clone());
+                match self.mode {
+                    SelectMode::Value => m,
+                    SelectMode::Timestamp => super::labels_ops::name_dropped(&m, delayed),
+                }
+            })
+            .collect();
+        self.meta = Some(meta.clone());
+        Ok(meta)
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        if self.meta.is_none() {
+            self.series()?;
+        }
+        let n = self.grid.steps();
+        if self.next_step >= n {
+            return Ok(None);
+        }
+        self.ctx.limits.check()?;
+        let hi = batch_end(self.next_step, n);
+        let mut batch = Vec::with_capacity(hi - self.next_step);
+        for i in self.next_step..hi {
+            let t = self.grid.time(i);
+            let ref_t = self.sel.at.unwrap_or(t) - self.sel.offset;
+            let mut samples = Vec::new();
+            if self.sel.smoothed {
+                for (id, s) in self.data.iter().enumerate() {
+                    if let Some(v) = self.smoothed_value(s, ref_t)? {
+                        samples.push(Sample::float(id as u32, v));
+                    }
+                }
+                batch.push(StepVector { t, samples });
+                continue;
+            }
+            for (id, s) in self.data.iter().enumerate() {
+                if let Some((st, f, h)) = latest(s, ref_t, self.ctx.lookback) {
+                    samples.push(match self.mode {
+                        SelectMode::Value => Sample { id: id as u32, f, h },
+                        SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),
+                    });
+                }
+            }
+            batch.push(StepVector { t, samples });
+        }
+        self.next_step = hi;
+        Ok(Some(batch))
+    }
+}

@@ -1,0 +1,124 @@
+//! The few native-histogram operations the evaluator needs before full native-histogram
+//! evaluation lands: scaling, equality, and the binary-operator table for histogram operands.
+
+use std::sync::Arc;
+
+use crate::model::{CounterResetHint, FloatHistogram};
+use crate::parser::BinaryOp;
+
+/// `h * factor` (Prometheus's `FloatHistogram.Mul`).
+pub fn hist_mul(h: &FloatHistogram, factor: f64) -> FloatHistogram {
+    let mut out = h.clone();
+    out.zero_count *= factor;
+    out.count *= factor;
+    out.sum *= factor;
+    out.positive_buckets.iter_mut().for_each(|b| *b *= factor);
+    out.negative_buckets.iter_mut().for_each(|b| *b *= factor);
+    out
+}
+
+/// `h / divisor` (Prometheus's `FloatHistogram.Div`).
+pub fn hist_div(h: &FloatHistogram, divisor: f64) -> FloatHistogram {
+    let mut out = h.clone();
+    out.zero_count /= divisor;
+    out.count /= divisor;
+    out.sum /= divisor;
+    out.positive_buckets.iter_mut().for_each(|b| *b /= divisor);
+    out.negative_buckets.iter_mut().for_each(|b| *b /= divisor);
+    out
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || a == b
+}
+
+/// Prometheus's `FloatHistogram.Equals`: same layout and the same values (NaN equals NaN bit
+/// for bit); the counter reset hint is ignored.
+pub fn hist_equals(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a.compact(0);
+    b.compact(0);
+    a.schema == b.schema
+        && same(a.zero_threshold, b.zero_threshold)
+        && same(a.zero_count, b.zero_count)
+        && same(a.count, b.count)
+        && same(a.sum, b.sum)
+        && a.custom_values == b.custom_values
+        && a.positive_spans == b.positive_spans
+        && a.negative_spans == b.negative_spans
+        && a.positive_buckets.len() == b.positive_buckets.len()
+        && a.positive_buckets.iter().zip(&b.positive_buckets).all(|(x, y)| same(*x, *y))
+        && a.negative_buckets.len() == b.negative_buckets.len()
+        && a.negative_buckets.iter().zip(&b.negative_buckets).all(|(x, y)| same(*x, *y))
+}
+
+/// The result of a binary operator on two vector elements at least one of which is a histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistBinop {
+    /// A histogram result.
+    Histogram(Arc<FloatHistogram>),
+    /// Comparison of two histograms: keep the left one or not.
+    Keep(bool),
+    /// The operands' types do not combine under this operator: an info is raised and the
+    /// element dropped. Holds `(lhs type, rhs type)`.
+    Incompatible(&'static str, &'static str),
+    /// Not implemented yet.
+    Unsupported,
+}
+
+/// Prometheus's `vectorElemBinop` for operands involving histograms.
+pub fn hist_binop(
+    op: BinaryOp,
+    lf: f64,
+    rf: f64,
+    lh: Option<&FloatHistogram>,
+    rh: Option<&FloatHistogram>,
+) -> HistBinop {
+    match (lh, rh) {
+        (None, Some(r)) => match op {
+            BinaryOp::Mul => {
+                let mut h = hist_mul(r, lf);
+                h.compact(0);
+                HistBinop::Histogram(Arc::new(h))
+            }
+            _ => HistBinop::Incompatible("float", "histogram"),
+        },
+        (Some(l), None) => match op {
+            BinaryOp::Mul | BinaryOp::Div => {
+                let mut h = if op == BinaryOp::Mul { hist_mul(l, rf) } else { hist_div(l, rf) };
+                h.compact(0);
+                HistBinop::Histogram(Arc::new(h))
+            }
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Pow
+            | BinaryOp::Mod
+            | BinaryOp::Eql
+            | BinaryOp::Neq
+            | BinaryOp::Gtr
+            | BinaryOp::Lss
+            | BinaryOp::Gte
+            | BinaryOp::Lte
+            | BinaryOp::Atan2 => HistBinop::Incompatible("histogram", "float"),
+            _ => HistBinop::Unsupported,
+        },
+        (Some(l), Some(r)) => match op {
+            BinaryOp::Add | BinaryOp::Sub => {
+                let mut h = l.clone();
+                let res = if op == BinaryOp::Add { h.add(r) } else { h.sub(r) };
+                if res.is_err() {
+                    return HistBinop::Unsupported;
+                }
+                if op == BinaryOp::Sub {
+                    h.counter_reset_hint = CounterResetHint::Gauge;
+                }
+                h.compact(0);
+                HistBinop::Histogram(Arc::new(h))
+            }
+            BinaryOp::Eql => HistBinop::Keep(hist_equals(l, r)),
+            BinaryOp::Neq => HistBinop::Keep(!hist_equals(l, r)),
+            _ => HistBinop::Incompatible("histogram", "histogram"),
+        },
+        (None, None) => HistBinop::Unsupported,
+    }
+}

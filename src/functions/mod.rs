@@ -1,0 +1,97 @@
+//! The arithmetic of PromQL: every function's and aggregation's float math, written to give
+//! Prometheus's answers bit for bit (same summation algorithms, same operation order).
+//!
+//! This module is pure: it sees windows of points and vectors of floats, never operators,
+//! storage or labels beyond what a function reads. `exec` calls into it.
+
+mod binop;
+mod date;
+mod histogram;
+mod kahan;
+mod quantile;
+mod range;
+
+pub use binop::{btos, scalar_binop, vector_elem_binop};
+pub use date::{DateFn, date_value};
+pub use histogram::{HistBinop, hist_binop, hist_div, hist_equals, hist_mul};
+pub use kahan::kahan_inc;
+pub use quantile::{Bucket, BucketQuantile, bucket_quantile, quantile};
+pub use range::{RangeArgs, RangeFn, RangeOutput, interpolate};
+
+/// Applies an elementwise float function by name (`abs`, `ceil`, `sin`, ...); `None` when `name`
+/// is not one.
+pub fn simple_float_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "sgn" => |v: f64| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
+}
+
+/// Go's `math.Max`: NaN wins, `+0` beats `-0`.
+pub fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_infinite() && a > 0.0 || b.is_infinite() && b > 0.0 {
+        return f64::INFINITY;
+    }
+    if a.is_nan() || b.is_nan() {
+        return f64::NAN;
+    }
+    if a == 0.0 && b == 0.0 {
+        return if a.is_sign_negative() { b } else { a };
+    }
+    if a > b { a } else { b }
+}
+
+/// Go's `math.Min`: NaN wins, `-0` beats `+0`.
+pub fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_infinite() && a < 0.0 || b.is_infinite() && b < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if a.is_nan() || b.is_nan() {
+        return f64::NAN;
+    }
+    if a == 0.0 && b == 0.0 {
+        return if a.is_sign_negative() { a } else { b };
+    }
+    if a < b { a } else { b }
+}
+
+/// `round(v, to_nearest)` as Prometheus computes it.
+pub fn round_to(v: f64, to_nearest: f64) -> f64 {
+    let inv = 1.0 / to_nearest;
+    (v * inv + 0.5).floor() / inv
+}
+
+/// Go's `math.Mod` (the sign follows the dividend, as Rust's `%`).
+pub fn go_mod(a: f64, b: f64) -> f64 {
+    a % b
+}

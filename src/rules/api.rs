@@ -1,0 +1,221 @@
+//! The `data` of Prometheus's `/api/v1/rules` and `/api/v1/alerts` responses for a set of groups,
+//! with upstream's field names and formats (durations in float seconds, times as RFC 3339 with
+//! nanosecond precision trimmed, alert values as Go's `%e`).
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use ferroprom::rules::api::rules_json;
+//! use ferroprom::rules::group::{Group, GroupSpec};
+//!
+//! let spec = GroupSpec {
+//!     name: "g".into(), file: "r.yml".into(), interval: 60_000, query_offset: None, limit: 0,
+//!     labels: BTreeMap::new(), rules: vec![],
+//! };
+//! let g = Group::new(spec, &BTreeMap::new(), "", true);
+//! assert_eq!(
+//!     rules_json(&[&g]),
+//!     r#"{"groups":[{"name":"g","file":"r.yml","rules":[],"interval":60,"limit":0,"evaluationTime":0,"lastEvaluation":"0001-01-01T00:00:00Z"}]}"#
+//! );
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Labels, format_go_exp};
+use crate::rules::alerting::Alert;
+use crate::rules::group::{Group, Rule, RuleKind};
+
+/// A Unix millisecond time as Go's `time.Time` JSON (`RFC3339Nano`, UTC); `None` is Go's zero time.
+pub fn go_time_json(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "0001-01-01T00:00:00Z".to_string() };
+    let s = crate::notifier::rfc3339_millis(ms);
+    // `2026-01-02T03:04:05.120Z` → `…05.12Z`; `.000` disappears.
+    match s.strip_suffix('Z').and_then(|b| b.rsplit_once('.')) {
+        Some((base, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() { format!("{base}Z") } else { format!("{base}.{frac}Z") }
+        }
+        None => s,
+    }
+}
+
+/// A float written as Go's `encoding/json` writes a `float64` (`60`, `0.5`, `1e-7`, `1e+21`).
+struct GoFloat(f64);
+
+impl Serialize for GoFloat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if !v.is_finite() {
+            // Go's encoder refuses these; a duration or evaluation time is never one.
+            return serializer.serialize_f64(0.0);
+        }
+        let a = v.abs();
+        let text = if a != 0.0 && !(1e-6..1e21).contains(&a) {
+            let e = format_go_exp(v);
+            match e.split_once("e-0") {
+                Some((m, d)) => format!("{m}e-{d}"),
+                None => e,
+            }
+        } else {
+            format!("{v}")
+        };
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_f64(v),
+        }
+    }
+}
+
+fn label_map(l: &Labels) -> BTreeMap<&str, &str> {
+    l.iter().map(|l| (&*l.name, &*l.value)).collect()
+}
+
+#[derive(Serialize)]
+struct ApiAlert<'a> {
+    labels: BTreeMap<&'a str, &'a str>,
+    annotations: &'a BTreeMap<String, String>,
+    state: &'static str,
+    #[serde(rename = "activeAt")]
+    active_at: String,
+    #[serde(rename = "keepFiringSince", skip_serializing_if = "Option::is_none")]
+    keep_firing_since: Option<String>,
+    value: String,
+}
+
+fn api_alert(a: &Alert) -> ApiAlert<'_> {
+    ApiAlert {
+        labels: label_map(&a.labels),
+        annotations: &a.annotations,
+        state: a.state.as_str(),
+        active_at: go_time_json(Some(a.active_at)),
+        keep_firing_since: a.keep_firing_since.map(|t| go_time_json(Some(t))),
+        value: format_go_exp(a.value),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ApiRule<'a> {
+    Alerting {
+        state: &'static str,
+        name: &'a str,
+        query: &'a str,
+        duration: GoFloat,
+        #[serde(rename = "keepFiringFor")]
+        keep_firing_for: GoFloat,
+        labels: &'a BTreeMap<String, String>,
+        annotations: &'a BTreeMap<String, String>,
+        alerts: Vec<ApiAlert<'a>>,
+        health: &'static str,
+        #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
+        last_error: Option<&'a str>,
+        #[serde(rename = "evaluationTime")]
+        evaluation_time: GoFloat,
+        #[serde(rename = "lastEvaluation")]
+        last_evaluation: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Recording {
+        name: &'a str,
+        query: &'a str,
+        labels: &'a BTreeMap<String, String>,
+        health: &'static str,
+        #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
+        last_error: Option<&'a str>,
+        #[serde(rename = "evaluationTime")]
+        evaluation_time: GoFloat,
+        #[serde(rename = "lastEvaluation")]
+        last_evaluation: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+fn api_rule(r: &Rule) -> ApiRule<'_> {
+    let common = (
+        r.health().as_str(),
+        r.last_error(),
+        r.eval_duration().as_secs_f64(),
+        go_time_json(r.last_evaluation()),
+    );
+    match &r.kind {
+        RuleKind::Alerting(a) => ApiRule::Alerting {
+            state: r.alert_state().map_or("inactive", |s| s.as_str()),
+            name: a.name(),
+            query: a.expr(),
+            duration: GoFloat(a.hold_duration() as f64 / 1000.0),
+            keep_firing_for: GoFloat(a.keep_firing_for() as f64 / 1000.0),
+            labels: a.labels(),
+            annotations: a.annotations(),
+            alerts: a.active_alerts().map(api_alert).collect(),
+            health: common.0,
+            last_error: common.1,
+            evaluation_time: GoFloat(common.2),
+            last_evaluation: common.3,
+            kind: "alerting",
+        },
+        RuleKind::Recording(rr) => ApiRule::Recording {
+            name: rr.name(),
+            query: rr.expr(),
+            labels: rr.labels(),
+            health: common.0,
+            last_error: common.1,
+            evaluation_time: GoFloat(common.2),
+            last_evaluation: common.3,
+            kind: "recording",
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct ApiGroup<'a> {
+    name: &'a str,
+    file: &'a str,
+    rules: Vec<ApiRule<'a>>,
+    interval: GoFloat,
+    limit: usize,
+    #[serde(rename = "evaluationTime")]
+    evaluation_time: GoFloat,
+    #[serde(rename = "lastEvaluation")]
+    last_evaluation: String,
+}
+
+/// The `data` object of `GET /api/v1/rules`: `{"groups":[…]}`.
+pub fn rules_json(groups: &[&Group]) -> String {
+    #[derive(Serialize)]
+    struct Data<'a> {
+        groups: Vec<ApiGroup<'a>>,
+    }
+    let data = Data {
+        groups: groups
+            .iter()
+            .map(|g| ApiGroup {
+                name: g.name(),
+                file: g.file(),
+                rules: g.rules().iter().map(api_rule).collect(),
+                interval: GoFloat(g.interval() as f64 / 1000.0),
+                limit: g.spec().limit,
+                evaluation_time: GoFloat(g.evaluation_time().as_secs_f64()),
+                last_evaluation: go_time_json(g.last_evaluation()),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&data).unwrap_or_else(|_| "{\"groups\":[]}".to_string())
+}
+
+/// The `data` object of `GET /api/v1/alerts`: `{"alerts":[…]}`, every pending or firing alert.
+pub fn alerts_json(groups: &[&Group]) -> String {
+    #[derive(Serialize)]
+    struct Data<'a> {
+        alerts: Vec<ApiAlert<'a>>,
+    }
+    let alerts = groups
+        .iter()
+        .flat_map(|g| g.rules().iter())
+        .filter_map(|r| r.as_alerting())
+        .flat_map(|a| a.active_alerts().map(api_alert))
+        .collect();
+    serde_json::to_string(&Data { alerts }).unwrap_or_else(|_| "{\"alerts\":[]}".to_string())
+}

@@ -1,0 +1,352 @@
+//! promqltest scripts: every file of `../shared/conformance/promqltest/` (read from there) and of
+//! `testdata/promql/` must be readable, and the runner must give the expected outcomes.
+
+use std::path::{Path, PathBuf};
+
+use ferroprom::parser::{ParseOptions, parse_with};
+use ferroprom::promqltest::{Command, Script};
+
+fn test_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/promqltest")
+}
+
+fn own_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promql")
+}
+
+/// Engine-less mode: every script reads, every command and expected line is understood.
+#[test]
+fn every_script_reads() {
+    let mut failures = Vec::new();
+    let mut evals = 0;
+    let files: Vec<PathBuf> = test_files(&corpus_dir()).into_iter().chain(test_files(&own_dir())).collect();
+    assert!(!files.is_empty());
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        match Script::parse(&text) {
+            Ok(s) => {
+                for c in &s.commands {
+                    if let Command::Eval(ev) = c {
+                        evals += 1;
+                        // Upstream parses every expression when it reads the file.
+                        if let Err(e) = parse_with(&ev.expr, &ParseOptions::all_features()) {
+                            failures.push(format!("{}:{}: {e}", f.display(), ev.line));
+                        }
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", f.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!("{} scripts, {evals} evals read", files.len());
+}
+
+mod selector_engine {
+    //! A minimal engine for testing the runner on its own: number and string literals, and plain
+    //! selectors `name{a="b"}` (equality matchers only, optional `@ <seconds>`), with the 5m
+    //! left-open lookback and staleness.
+
+    use ferroprom::model::{FPoint, Labels, MatchOp, Matcher, Sample, Series, Value, is_stale_nan};
+    use ferroprom::parser::series::parse_series_desc;
+    use ferroprom::parser::{Expr, NumberLiteral, Span, StringLiteral, VectorSelector};
+    use ferroprom::promqltest::{QueryEngine, QueryOutput, parse_number};
+    use ferroprom::storage::{SelectHints, Storage};
+
+    pub struct SelectorEngine;
+
+    const LOOKBACK: i64 = 300_000;
+
+    fn eval(storage: &dyn Storage, expr: &str, t: i64) -> Result<Value, String> {
+        let expr = expr.trim();
+        if let Some(v) = parse_number(expr) {
+            return Ok(Value::Scalar { t, v });
+        }
+        if let Some(s) = expr.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            return Ok(Value::String { t, v: s.to_string() });
+        }
+        let (sel, at) = match expr.split_once(" @ ") {
+            Some((sel, at)) => {
+                let secs: f64 = at.trim().parse().map_err(|_| format!("bad @ in {expr}"))?;
+                (sel, (secs * 1000.0).round() as i64)
+            }
+            None => (expr, t),
+        };
+        let desc = parse_series_desc(sel).map_err(|e| e.to_string())?;
+        let matchers: Vec<Matcher> = desc
+            .labels
+            .iter()
+            .map(|(n, v)| Matcher::new(MatchOp::Equal, n.clone(), v.clone()).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let series = storage
+            .select(&matchers, &SelectHints::range(at - LOOKBACK + 1, at))
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for s in series {
+            if let (Some(&ts), Some(&f)) = (s.floats.t.last(), s.floats.f.last())
+                && !is_stale_nan(f)
+                && s.histograms.t.last().is_none_or(|&h| h < ts)
+            {
+                out.push(Sample { labels: s.labels, t, f, h: None });
+            }
+        }
+        Ok(Value::Vector(out))
+    }
+
+    fn output(value: Value) -> QueryOutput {
+        QueryOutput { value, warnings: Vec::new(), infos: Vec::new() }
+    }
+
+    impl QueryEngine for SelectorEngine {
+        fn parse(&self, expr: &str) -> Result<Expr, String> {
+            let span = Span::new(0, expr.len());
+            if let Some(value) = parse_number(expr) {
+                return Ok(Expr::Number(NumberLiteral { value, duration: false, span }));
+            }
+            if let Some(s) = expr.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                return Ok(Expr::String(StringLiteral { value: s.to_string(), span }));
+            }
+            let desc = parse_series_desc(expr).map_err(|e| e.to_string())?;
+            let name = desc.labels.iter().find(|(n, _)| n == "__name__").map(|(_, v)| v.clone());
+            let matchers = desc
+                .labels
+                .iter()
+                .map(|(n, v)| Matcher::new(MatchOp::Equal, n.clone(), v.clone()).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?;
+            Ok(Expr::VectorSelector(VectorSelector {
+                name,
+                matchers,
+                offset: None,
+                at: None,
+                anchored: false,
+                smoothed: false,
+                span,
+            }))
+        }
+
+        fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
+            eval(storage, expr, t).map(output)
+        }
+
+        fn range_query(
+            &self,
+            storage: &dyn Storage,
+            expr: &str,
+            start: i64,
+            end: i64,
+            step: i64,
+        ) -> Result<QueryOutput, String> {
+            let mut series: Vec<Series> = Vec::new();
+            let mut t = start;
+            while t <= end {
+                let points: Vec<(Labels, f64)> = match eval(storage, expr, t)? {
+                    Value::Scalar { v, .. } => vec![(Labels::empty(), v)],
+                    Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.f)).collect(),
+                    other => return Err(format!("range query of a {}", other.type_name())),
+                };
+                for (labels, f) in points {
+                    match series.iter_mut().find(|s| s.labels == labels) {
+                        Some(s) => s.floats.push(FPoint { t, f }),
+                        None => {
+                            series.push(Series { labels, floats: vec![FPoint { t, f }], histograms: vec![] })
+                        }
+                    }
+                }
+                t += step.max(1);
+            }
+            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Ok(output(Value::Matrix(series)))
+        }
+    }
+}
+
+/// The runner against the selector-only engine on `testdata/promql/runner.test`: every eval there
+/// passes, and deliberately wrong expectations fail with upstream's texts.
+#[test]
+fn runner_with_selector_engine() {
+    use ferroprom::promqltest::{RunOptions, run_text};
+    let path = own_dir().join("runner.test");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let report = run_text("runner.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert!(report.passed() >= 10, "{report:?}");
+}
+
+/// Deliberately wrong expectations fail with upstream's texts
+/// (`testdata/promqltest-runner/failures.test`, reasons in `failures.expected`).
+#[test]
+fn runner_failure_texts() {
+    use ferroprom::promqltest::{RunOptions, run_text};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promqltest-runner");
+    let text = std::fs::read_to_string(dir.join("failures.test")).unwrap();
+    let expected = std::fs::read_to_string(dir.join("failures.expected")).unwrap();
+    let report = run_text("failures.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
+    let got: Vec<String> = report
+        .outcomes
+        .iter()
+        .map(|o| format!("{}\t{}", o.line, o.failure.as_deref().unwrap_or("passed")))
+        .collect();
+    let want: Vec<&str> = expected.lines().collect();
+    assert_eq!(got, want);
+}
+
+mod engine_under_test {
+    //! The real engine, configured as upstream's test engine (`NewTestEngine`).
+
+    use std::time::Duration;
+
+    use ferroprom::engine::{Engine, EngineOptions};
+    use ferroprom::parser::{Expr, ParseOptions, parse_with};
+    use ferroprom::promqltest::{QueryEngine, QueryOutput};
+    use ferroprom::storage::Storage;
+
+    pub struct TestEngine(pub Engine);
+
+    impl TestEngine {
+        pub fn new(threads: usize) -> TestEngine {
+            TestEngine(Engine::new(EngineOptions {
+                lookback_delta: Duration::from_secs(300),
+                max_samples: 10_000,
+                timeout: Some(Duration::from_secs(100)),
+                threads,
+                enable_at_modifier: true,
+                enable_negative_offset: true,
+                delayed_name_removal: true,
+                parser: ParseOptions::all_features(),
+                no_step_subquery_interval: Duration::from_secs(60),
+                ..EngineOptions::default()
+            }))
+        }
+    }
+
+    impl QueryEngine for TestEngine {
+        fn parse(&self, expr: &str) -> Result<Expr, String> {
+            parse_with(expr, &self.0.options().parser).map_err(|e| e.to_string())
+        }
+
+        fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
+            self.0
+                .instant_query(storage, expr, t)
+                .map(|r| QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+                .map_err(|e| e.to_string())
+        }
+
+        fn range_query(
+            &self,
+            storage: &dyn Storage,
+            expr: &str,
+            start: i64,
+            end: i64,
+            step: i64,
+        ) -> Result<QueryOutput, String> {
+            self.0
+                .range_query(storage, expr, start, end, step)
+                .map(|r| QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// One line of the expected-failures list: `file:line<TAB>reason`.
+fn expected_failures(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (key, reason) = l.split_once('\t').unwrap_or((l, ""));
+            (key.to_string(), reason.to_string())
+        })
+        .collect()
+}
+
+/// The first line of a failure, shortened, as the list records it.
+fn short_reason(failure: &str) -> String {
+    let first = failure.lines().next().unwrap_or("");
+    let mut s: String = first.chars().take(200).collect();
+    if first.chars().count() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+/// Every upstream script and every script of `testdata/promql/`, against the real engine with 1
+/// and 4 threads. The evals that fail must be exactly those listed in
+/// `testdata/promql/expected-failures.txt` (`file:line<TAB>reason`); set `FERROPROM_BLESS=1` to
+/// rewrite the list from the current results.
+#[test]
+fn conformance() {
+    use ferroprom::promqltest::{FileReport, RunOptions, run_text, summary};
+    let files: Vec<PathBuf> = test_files(&corpus_dir()).into_iter().chain(test_files(&own_dir())).collect();
+    assert!(!files.is_empty());
+    let list_path = own_dir().join("expected-failures.txt");
+    let listed = expected_failures(&list_path);
+    let mut problems = Vec::new();
+    let mut blessed: Option<Vec<String>> = None;
+    for threads in [1, 4] {
+        let engine = engine_under_test::TestEngine::new(threads);
+        let reports: Vec<FileReport> = files
+            .iter()
+            .map(|f| {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let text = std::fs::read_to_string(f).unwrap();
+                run_text(&name, &text, &engine, &RunOptions::default())
+            })
+            .collect();
+        eprintln!("threads = {threads}\n{}", summary(&reports));
+        let failing: Vec<(String, String)> = reports
+            .iter()
+            .flat_map(|r| {
+                r.outcomes.iter().filter_map(move |o| {
+                    o.failure.as_ref().map(|f| (format!("{}:{}", r.name, o.line), short_reason(f)))
+                })
+            })
+            .collect();
+        if blessed.is_none() {
+            blessed = Some(failing.iter().map(|(k, r)| format!("{k}\t{r}")).collect());
+        }
+        for (key, reason) in &failing {
+            if !listed.iter().any(|(k, _)| k == key) {
+                problems.push(format!("threads={threads}: {key} fails and is not listed: {reason}"));
+            }
+        }
+        for (key, _) in &listed {
+            if !failing.iter().any(|(k, _)| k == key) {
+                problems
+                    .push(format!("threads={threads}: {key} is listed but passes: remove it from the list"));
+            }
+        }
+    }
+    if std::env::var_os("FERROPROM_BLESS").is_some()
+        && let Some(lines) = blessed
+    {
+        let mut text = String::from(
+            "# Evals of the promqltest scripts that do not pass yet: file:line<TAB>reason (first line).\n\
+             # Checked by tests/promqltest.rs (conformance); regenerate with FERROPROM_BLESS=1.\n",
+        );
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        std::fs::write(&list_path, text).unwrap();
+        return;
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
