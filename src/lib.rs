@@ -12,12 +12,15 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod datafile;
 pub mod engine;
 pub mod exec;
 pub mod functions;
 pub mod model;
+pub mod notifier;
 pub mod parser;
 pub mod plan;
 pub mod promqltest;
+pub mod rules;
 pub mod storage;

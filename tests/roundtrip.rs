@@ -14,7 +14,7 @@ use ferroprom::parser::{
     DurationSpec, Expr, FUNCTIONS, FillValues, MatrixSelector, NumberLiteral, ParenExpr, ParseOptions, Span,
     StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp, ValueType, VectorMatching, VectorSelector, parse_with,
 };
-use proptest::prelude::RngCore;
+use proptest::prelude::Rng;
 use proptest::strategy::{Just, NewTree, Strategy};
 use proptest::test_runner::{Config, TestRunner};
 use support::roundtrip_check::check_tree;
@@ -39,7 +39,7 @@ impl Strategy for Trees {
     }
 }
 
-struct Gen<'a, R: RngCore> {
+struct Gen<'a, R: Rng> {
     rng: &'a mut R,
 }
 
@@ -109,7 +109,7 @@ const VALUES: &[&str] = &[
 ];
 const REGEXES: &[&str] = &[".*", ".+", "a|b", "x+", "[0-9]{2}", "\\d+", "(?i)foo", "", "ä.*", "a\\.b"];
 
-impl<R: RngCore> Gen<'_, R> {
+impl<R: Rng> Gen<'_, R> {
     fn below(&mut self, n: usize) -> usize {
         (self.rng.next_u64() % n as u64) as usize
     }
@@ -325,10 +325,10 @@ impl<R: RngCore> Gen<'_, R> {
     }
 
     fn duration_literal(&mut self) -> DurationExpr {
-        if self.chance(50) {
-            if let Expr::Number(n) = self.duration_number() {
-                return DurationExpr::Number(n);
-            }
+        if self.chance(50)
+            && let Expr::Number(n) = self.duration_number()
+        {
+            return DurationExpr::Number(n);
         }
         let value = self.pick(&[0.0, 1.0, 2.0, 10.0, 60.0, 0.5, 1.5, 3600.0, 7.25]);
         DurationExpr::Number(NumberLiteral { value, duration: false, span: S })
@@ -411,7 +411,7 @@ impl<R: RngCore> Gen<'_, R> {
     fn subquery(&mut self, depth: u32) -> Expr {
         // The inner expression must bind tighter than the brackets.
         let inner = match self.below(4) {
-            0 => Expr::VectorSelector(self.vector_selector(false)),
+            0 => Expr::VectorSelector(self.vector_selector(true)),
             1 => self.call(ValueType::Vector, depth.saturating_sub(1)),
             2 => self.aggregate(depth.saturating_sub(1)),
             _ => self.paren(ValueType::Vector, depth.saturating_sub(1)),
@@ -420,7 +420,11 @@ impl<R: RngCore> Gen<'_, R> {
             e @ (Expr::VectorSelector(_) | Expr::Call(_) | Expr::Aggregate(_) | Expr::Paren(_)) => e,
             e => paren(e),
         };
-        let range = self.range();
+        // The lexer accepts the colon only after a number literal (as upstream's does).
+        let range = match self.range() {
+            DurationSpec::Expr(e) if !has_literal(&e) => DurationSpec::Fixed(self.duration_ms()),
+            r => r,
+        };
         let step = self.chance(70).then(|| self.range());
         let offset = self.chance(20).then(|| self.offset());
         let at = self.chance(15).then(|| self.at());
@@ -447,9 +451,12 @@ impl<R: RngCore> Gen<'_, R> {
     fn binary(&mut self, ty: ValueType, depth: u32) -> Expr {
         use BinaryOp::*;
         let ops: &[BinaryOp] = if ty == ValueType::Scalar {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte]
+            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower]
         } else {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, And, Or, Unless]
+            &[
+                Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower, And,
+                Or, Unless,
+            ]
         };
         let op = self.pick(ops);
         let (lt, rt) = if ty == ValueType::Scalar {
@@ -469,7 +476,14 @@ impl<R: RngCore> Gen<'_, R> {
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         let return_bool = op.is_comparison() && (!both_vectors && lt == rt || self.chance(40));
         let matching = both_vectors.then(|| self.matching(op));
-        Expr::Binary(BinaryExpr { op, lhs: Box::new(lhs), rhs: Box::new(rhs), return_bool, matching })
+        Expr::Binary(BinaryExpr {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            return_bool,
+            matching,
+            span: Span::default(),
+        })
     }
 
     fn labels(&mut self, max: usize) -> Vec<String> {
@@ -587,7 +601,12 @@ fn operand(e: Expr, op: BinaryOp, side: Side) -> Expr {
         Expr::Binary(b) => needs_parens(b.op, op, side),
         // `-a ^ b` is `-(a ^ b)`.
         Expr::Unary(_) => side == Side::Left && op == BinaryOp::Pow,
-        Expr::Number(n) => side == Side::Left && op == BinaryOp::Pow && n.value.is_sign_negative(),
+        // Signed literals (`-1`, `+Inf`) are unary operators applied to a literal, as `-a` is.
+        Expr::Number(n) => {
+            side == Side::Left
+                && op == BinaryOp::Pow
+                && (n.value.is_sign_negative() || n.value == f64::INFINITY)
+        }
         _ => false,
     } || (side == Side::Left && ends_with_open_offset(&e));
     if wrap { paren(e) } else { e }
@@ -616,6 +635,18 @@ fn ends_with_open_offset(e: &Expr) -> bool {
     }
 }
 
+/// Whether a duration expression contains a number or duration literal.
+fn has_literal(e: &DurationExpr) -> bool {
+    match e {
+        DurationExpr::Number(_) => true,
+        DurationExpr::Step(_) | DurationExpr::Range(_) => false,
+        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => has_literal(expr),
+        DurationExpr::Binary { lhs, rhs, .. }
+        | DurationExpr::Min { lhs, rhs, .. }
+        | DurationExpr::Max { lhs, rhs, .. } => has_literal(lhs) || has_literal(rhs),
+    }
+}
+
 fn duration_operand(e: DurationExpr, op: BinaryOp, side: Side) -> DurationExpr {
     let wrap = match &e {
         DurationExpr::Binary { op: a, .. } => needs_parens(*a, op, side),
@@ -628,10 +659,16 @@ fn duration_operand(e: DurationExpr, op: BinaryOp, side: Side) -> DurationExpr {
 
 #[test]
 fn random_trees_round_trip() {
-    let mut runner = TestRunner::new(Config { cases: 2000, failure_persistence: None, ..Config::default() });
-    let result = runner.run(&Trees { depth: 4 }, |e| {
-        check_tree(&e).map_err(|msg| proptest::test_runner::TestCaseError::fail(msg))
+    // `ROUNDTRIP_CASES` and `ROUNDTRIP_DEPTH` make longer runs by hand.
+    let env =
+        |name: &str, default: u32| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let mut runner = TestRunner::new(Config {
+        cases: env("ROUNDTRIP_CASES", 2000),
+        failure_persistence: None,
+        ..Config::default()
     });
+    let trees = Trees { depth: env("ROUNDTRIP_DEPTH", 4) };
+    let result = runner.run(&trees, |e| check_tree(&e).map_err(proptest::test_runner::TestCaseError::fail));
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -236,3 +236,60 @@ fn histograms_and_start_timestamps() {
     assert!(is_stale_nan(got[0].floats.f[1]));
     assert!(got[0].floats.st.is_empty());
 }
+
+/// Histograms read back with the counter-reset hints a Prometheus TSDB chunk gives them.
+#[test]
+fn histogram_read_hints() {
+    use ferroprom::model::{CounterResetHint as H, FloatHistogram};
+    let store = MemStorage::new();
+    let l = Labels::from_pairs([("__name__", "h")]);
+    let hist = |count: f64, hint: H| {
+        Arc::new(FloatHistogram { count, counter_reset_hint: hint, ..FloatHistogram::default() })
+    };
+    let appends = [
+        (3.0, H::Unknown),
+        (4.0, H::Unknown),
+        (4.0, H::NotCounterReset),
+        (2.0, H::NotCounterReset), // count went down: a reset, new chunk
+        (5.0, H::CounterReset),    // explicit reset hint
+        (6.0, H::Unknown),
+        (1.0, H::Gauge),
+        (0.5, H::Gauge),
+        (7.0, H::Unknown), // counter after gauge: new chunk
+    ];
+    for (i, (c, hint)) in appends.iter().enumerate() {
+        store.append_histogram(&l, i as i64 * 1000, hist(*c, *hint)).unwrap();
+    }
+    store.append(&l, 9000, 1.0).unwrap();
+    store.append_histogram(&l, 10_000, hist(8.0, H::Unknown)).unwrap();
+    store.append_histogram(&l, 11_000, hist(9.0, H::Unknown)).unwrap();
+    let got = store.select(&parse_matchers(r#"{__name__="h"}"#), &SelectHints::range(0, 20_000)).unwrap();
+    let hints: Vec<H> = got[0].histograms.h.iter().map(|h| h.counter_reset_hint).collect();
+    use H::*;
+    assert_eq!(
+        hints,
+        [
+            Unknown,
+            NotCounterReset,
+            NotCounterReset,
+            Unknown,
+            Unknown,
+            NotCounterReset,
+            Gauge,
+            Gauge,
+            Unknown,
+            Unknown,
+            NotCounterReset
+        ]
+    );
+    // An identical duplicate is accepted whatever its hint.
+    store.append_histogram(&l, 11_000, hist(9.0, H::NotCounterReset)).unwrap();
+    // Out of order with a window: hints are recomputed for the whole series.
+    let ooo = MemStorage::with_options(MemStorageOptions { out_of_order_window: 60_000 });
+    ooo.append_histogram(&l, 0, hist(1.0, H::Unknown)).unwrap();
+    ooo.append_histogram(&l, 2000, hist(3.0, H::Unknown)).unwrap();
+    ooo.append_histogram(&l, 1000, hist(2.0, H::Unknown)).unwrap();
+    let got = ooo.select(&parse_matchers(r#"{__name__="h"}"#), &SelectHints::range(0, 20_000)).unwrap();
+    let hints: Vec<H> = got[0].histograms.h.iter().map(|h| h.counter_reset_hint).collect();
+    assert_eq!(hints, [Unknown, NotCounterReset, NotCounterReset]);
+}

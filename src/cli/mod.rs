@@ -1,7 +1,10 @@
 //! Subcommands of the `ferroprom` binary. Each subcommand lives in its own module and returns the
 //! process exit code.
 
+mod check;
 mod expr;
+mod promqltest;
+mod query;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -22,6 +25,15 @@ enum Command {
     Parse(expr::ExprArgs),
     /// Parse an expression and print it prettified (100 columns, 2-space indent).
     Fmt(expr::ExprArgs),
+    /// Run promqltest scripts (`.test` files) against the engine; prints per-file results and
+    /// `N passed, N failed`.
+    Promqltest(promqltest::PromqltestArgs),
+    /// Check rule files and PrometheusRule manifests (`check rules`), as promtool does.
+    Check(check::CheckArgs),
+    /// Evaluate an instant or range query over a data file.
+    Query(query::QueryArgs),
+    /// Print the plan of an expression.
+    Explain(query::ExplainArgs),
 }
 
 /// Runs the parsed command line.
@@ -29,6 +41,10 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Parse(args) => expr::parse(&args),
         Command::Fmt(args) => expr::fmt(&args),
+        Command::Promqltest(args) => promqltest::run(&args),
+        Command::Check(args) => check::check_rules(&args),
+        Command::Query(args) => query::query(&args),
+        Command::Explain(args) => query::explain(&args),
     }
 }
 

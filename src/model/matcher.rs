@@ -139,6 +139,10 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
             '\u{8}' => f.write_str("\\b")?,
             '\u{c}' => f.write_str("\\f")?,
             '\u{b}' => f.write_str("\\v")?,
+            // PromQL's lexer rejects a literal U+FFFD (it cannot tell it from invalid UTF-8), and
+            // the parser decodes byte escapes that are not UTF-8 (`\xff`) to it: escape it so that
+            // printed strings parse back.
+            '\u{FFFD}' => f.write_str("\\ufffd")?,
             c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
             c if is_go_printable(c) => f.write_char(c)?,
             c if (c as u32) < 0x10000 => write!(f, "\\u{:04x}", c as u32)?,

@@ -22,7 +22,7 @@ fn underscores_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while i < b.len() {
         let c = b[i];
@@ -56,8 +56,8 @@ fn go_parse_int(s: &str) -> Option<i64> {
         (8, &s[2..])
     } else if lower.len() >= 3 && lower.starts_with("0x") {
         (16, &s[2..])
-    } else if s.starts_with('0') {
-        (8, &s[1..])
+    } else if let Some(rest) = s.strip_prefix('0') {
+        (8, rest)
     } else {
         (10, s)
     };
@@ -176,7 +176,9 @@ pub(crate) fn seconds_to_ms(seconds: f64) -> i64 {
 
 /// Whether `seconds * 1e9` leaves the range of a signed 64-bit nanosecond count.
 pub(crate) fn duration_out_of_range(seconds: f64) -> bool {
-    seconds > 9_223_372_036.854_775_808 || seconds < -9_223_372_036.854_775_808
+    // 2^63 ns in seconds, as Go computes `1<<63/1e9` into a float64.
+    const LIMIT: f64 = 9_223_372_036.854_776;
+    !(-LIMIT..=LIMIT).contains(&seconds)
 }
 
 #[cfg(test)]

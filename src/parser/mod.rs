@@ -165,6 +165,9 @@ pub struct ParseOptions {
     pub binop_fill_modifiers: bool,
     /// The deepest nesting of expressions accepted (the depth of the tree, counting every node from
     /// the root); deeper input is rejected with an error instead of risking the stack.
+    ///
+    /// The parser itself copes with any limit, but code that walks or drops the tree recurses
+    /// through it: raise the limit far beyond the default only on a thread with a stack to match.
     pub max_depth: usize,
 }
 

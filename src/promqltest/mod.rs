@@ -13,6 +13,8 @@ mod nhcb;
 mod runner;
 mod script;
 
+pub(crate) use script::with_line;
+
 pub use compare::{DEFAULT_EPSILON, almost_equal, histograms_match};
 pub use duration::parse_duration;
 pub use runner::{
@@ -20,6 +22,6 @@ pub use runner::{
     run_text, summary,
 };
 pub use script::{
-    Command, Eval, Expect, ExpectKind, ExpectMatch, ExpectedSeries, Load, LoadSeries, LoadValue, Script,
-    ScriptError, parse_number,
+    Command, DEFAULT_MAX_VALUES, Eval, Expect, ExpectKind, ExpectMatch, ExpectedSeries, Load, LoadSeries,
+    LoadValue, Script, ScriptError, parse_number,
 };

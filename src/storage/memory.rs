@@ -22,6 +22,13 @@
 //!   chunk and silently drops an out-of-order sample at an existing timestamp, we insert in place
 //!   (queries see it at once) and treat an existing timestamp like the in-order case: identical is
 //!   ignored, different is a duplicate error.
+//! * Histogram samples are read back with the counter-reset hint a TSDB chunk gives them: `gauge`
+//!   for gauge histograms; `unknown` for the first histogram of a chunk; `not_reset` for the
+//!   others. A new chunk starts, as in Prometheus's head, after a float sample, after an explicit
+//!   `reset` hint, when the count, zero count or a bucket decreases, when the schema, zero
+//!   threshold or custom bounds change, and when a series switches between gauge and counter
+//!   histograms. Unlike Prometheus we do not also cut chunks by size (about 1 KiB or 120 samples),
+//!   so in a long histogram series Prometheus may report `unknown` at a few more samples.
 //! * Staleness markers are float samples whatever the series held before (Prometheus turns a
 //!   marker on a histogram series into a histogram whose sum is the marker; readers treat both the
 //!   same, so we keep one representation). A histogram whose `sum` is the marker is stored as a
@@ -33,7 +40,9 @@ use hashbrown::{HashMap, HashSet};
 
 use super::postings::{Postings, SeriesId};
 use super::{FloatColumns, HistogramColumns, SelectHints, SeriesData, Storage, StorageError};
-use crate::model::{FloatHistogram, Label, Labels, Matcher, format_go_g, is_stale_nan};
+use crate::model::{
+    BucketSpan, CounterResetHint, FloatHistogram, Label, Labels, Matcher, format_go_g, is_stale_nan,
+};
 
 /// Why an append was rejected. The texts are Prometheus's.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -68,8 +77,8 @@ pub enum AppendError {
         /// The timestamp.
         t: i64,
     },
-    /// A sample for the empty label set.
-    #[error("empty labelset")]
+    /// A sample for the empty label set (after dropping labels with empty values).
+    #[error("empty labelset: invalid sample")]
     EmptyLabels,
 }
 
@@ -142,7 +151,10 @@ struct Inner {
 struct MemSeries {
     labels: Labels,
     floats: FloatColumns,
+    /// Histograms as read back: their hint is the chunk-derived one.
     hists: HistogramColumns,
+    /// The counter-reset hints the histograms were appended with.
+    hints_in: Vec<CounterResetHint>,
 }
 
 /// The kind of the newest sample of a series at a timestamp.
@@ -156,6 +168,27 @@ impl MemSeries {
         match (self.floats.t.last(), self.hists.t.last()) {
             (Some(&a), Some(&b)) => Some(a.max(b)),
             (a, b) => a.or(b).copied(),
+        }
+    }
+
+    /// Whether a float sample lies strictly between `a` and `b`.
+    fn float_between(&self, a: i64, b: i64) -> bool {
+        let i = self.floats.t.partition_point(|&x| x <= a);
+        self.floats.t.get(i).is_some_and(|&x| x < b)
+    }
+
+    /// Recomputes the read-back hints of every histogram (after an out-of-order insert).
+    fn recompute_hints(&mut self) {
+        for i in 0..self.hists.h.len() {
+            let prev = if i > 0 && !self.float_between(self.hists.t[i - 1], self.hists.t[i]) {
+                Some(self.hists.h[i - 1].clone())
+            } else {
+                None
+            };
+            let hint = read_hint(prev.as_deref(), &self.hists.h[i], self.hints_in[i]);
+            if self.hists.h[i].counter_reset_hint != hint {
+                Arc::make_mut(&mut self.hists.h[i]).counter_reset_hint = hint;
+            }
         }
     }
 
@@ -268,6 +301,18 @@ impl Inner {
         if let Some(&id) = self.by_labels.get(labels) {
             return Ok(id);
         }
+        // As in Prometheus's head, a label with an empty value is no label.
+        if labels.iter().any(|l| l.value.is_empty()) {
+            let stripped = Labels::from_vec(labels.iter().filter(|l| !l.value.is_empty()).cloned().collect());
+            if let Some(&id) = self.by_labels.get(&stripped) {
+                return Ok(id);
+            }
+            return self.create_series(&stripped);
+        }
+        self.create_series(labels)
+    }
+
+    fn create_series(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
         if labels.is_empty() {
             return Err(AppendError::EmptyLabels);
         }
@@ -284,6 +329,7 @@ impl Inner {
             labels,
             floats: FloatColumns::default(),
             hists: HistogramColumns::default(),
+            hints_in: Vec::new(),
         });
         Ok(id)
     }
@@ -328,8 +374,28 @@ impl Inner {
             Pending::Float(f) => {
                 insert(&mut s.floats.t, &mut s.floats.st, t, st, in_order, |i| s.floats.f.insert(i, f))
             }
-            Pending::Histogram(h) => {
-                insert(&mut s.hists.t, &mut s.hists.st, t, st, in_order, |i| s.hists.h.insert(i, h))
+            Pending::Histogram(mut h) => {
+                let hint_in = h.counter_reset_hint;
+                if in_order {
+                    let prev_is_hist = match (s.hists.t.last(), s.floats.t.last()) {
+                        (Some(&ht), Some(&ft)) => ht > ft,
+                        (Some(_), None) => true,
+                        _ => false,
+                    };
+                    let prev = if prev_is_hist { s.hists.h.last().map(|p| &**p) } else { None };
+                    let hint = read_hint(prev, &h, hint_in);
+                    if hint != hint_in {
+                        Arc::make_mut(&mut h).counter_reset_hint = hint;
+                    }
+                }
+                let hints_in = &mut s.hints_in;
+                insert(&mut s.hists.t, &mut s.hists.st, t, st, in_order, |i| {
+                    s.hists.h.insert(i, h);
+                    hints_in.insert(i, hint_in);
+                });
+                if !in_order {
+                    s.recompute_hints();
+                }
             }
         }
         self.samples += 1;
@@ -361,9 +427,66 @@ fn check_duplicate(existing: Existing<'_>, new: &Pending, t: i64) -> Result<(), 
         (Existing::Histogram(_), Pending::Float(n)) => {
             Err(AppendError::DuplicateHistogramToFloat { t, new: *n })
         }
-        (Existing::Histogram(e), Pending::Histogram(n)) if e == &**n => Ok(()),
+        (Existing::Histogram(e), Pending::Histogram(n)) if same_ignoring_hint(e, n) => Ok(()),
         (_, Pending::Histogram(_)) => Err(AppendError::DuplicateHistogram { t }),
     }
+}
+
+/// Whether two histograms are equal apart from their counter-reset hints.
+fn same_ignoring_hint(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    FloatHistogram { counter_reset_hint: b.counter_reset_hint, ..a.clone() } == *b
+}
+
+/// The hint a TSDB chunk gives histogram `h` (appended with hint `hint_in`) on read, when the
+/// sample before it in the series is the histogram `prev` (`None`: no sample, or a float).
+fn read_hint(
+    prev: Option<&FloatHistogram>,
+    h: &FloatHistogram,
+    hint_in: CounterResetHint,
+) -> CounterResetHint {
+    if hint_in == CounterResetHint::Gauge {
+        return CounterResetHint::Gauge;
+    }
+    let Some(p) = prev else {
+        return CounterResetHint::Unknown;
+    };
+    let new_chunk = p.counter_reset_hint == CounterResetHint::Gauge
+        || hint_in == CounterResetHint::CounterReset
+        || h.count < p.count
+        || h.schema != p.schema
+        || h.zero_threshold != p.zero_threshold
+        || (h.uses_custom_buckets() && h.custom_values != p.custom_values)
+        || h.zero_count < p.zero_count
+        || buckets_decrease(&p.positive_spans, &p.positive_buckets, &h.positive_spans, &h.positive_buckets)
+        || buckets_decrease(&p.negative_spans, &p.negative_buckets, &h.negative_spans, &h.negative_buckets);
+    if new_chunk { CounterResetHint::Unknown } else { CounterResetHint::NotCounterReset }
+}
+
+/// `(absolute bucket index, count)` of the populated buckets.
+fn bucket_counts(spans: &[BucketSpan], buckets: &[f64]) -> Vec<(i64, f64)> {
+    let mut out = Vec::with_capacity(buckets.len());
+    let mut idx: i64 = 0;
+    let mut counts = buckets.iter();
+    for s in spans {
+        idx += i64::from(s.offset);
+        for _ in 0..s.length {
+            if let Some(&c) = counts.next() {
+                out.push((idx, c));
+            }
+            idx += 1;
+        }
+    }
+    out
+}
+
+/// Whether some bucket of the previous histogram has a larger count than in the new one (a bucket
+/// missing from the new one counts 0).
+fn buckets_decrease(ps: &[BucketSpan], pb: &[f64], hs: &[BucketSpan], hb: &[f64]) -> bool {
+    let new = bucket_counts(hs, hb);
+    bucket_counts(ps, pb).iter().any(|(i, c)| {
+        let now = new.binary_search_by_key(i, |(j, _)| *j).map_or(0.0, |k| new[k].1);
+        *c > now
+    })
 }
 
 /// A batch of samples for a [`MemStorage`], applied under one write lock by [`Appender::commit`].

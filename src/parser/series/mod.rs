@@ -18,7 +18,15 @@
 //! | `{{A}}+{{B}}xN` / `{{A}}-{{B}}xN` | `N+1` histograms `A, A±B, …` |
 //!
 //! The accepted language, the values and the error messages are those of Prometheus's
-//! `ParseSeriesDesc`.
+//! `ParseSeriesDesc`: numbers convert as Go's `strconv` does (a leading `0` means octal, `1e400`
+//! is an error), `NaN` is Go's NaN bit pattern, strings take PromQL's escapes. Expansions are
+//! bounded by [`MAX_SEQUENCE_VALUES`].
+//!
+//! Known differences from upstream, all in rejected input: upstream's lexer silently skips
+//! letters other than `Inf`/`NaN` inside a bucket list (`[1 foo]` reads as `[1]`), which is
+//! rejected here; and for input with several problems the reported one can differ from upstream's
+//! when they lie within one item (upstream's error recovery is yacc's, ours is a grammar failure
+//! plus a check of the complete items before it).
 //!
 //! ```
 //! use ferroprom::parser::series::{SequenceValue, parse_series_desc};
