@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::functions::kahan::kahan_inc;
 use crate::functions::quantile::quantile;
-use crate::model::{FPoint, FloatHistogram, HPoint};
+use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint};
 
 /// A range-vector function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,6 +336,9 @@ impl RangeFn {
                     return Ok(RangeOutput::None);
                 }
                 if floats.is_empty() {
+                    if self == Delta && !args.anchored && !args.smoothed {
+                        return histogram_delta(hists, args, metric_name, notes);
+                    }
                     return Err(unsupported(self));
                 }
                 if args.anchored || args.smoothed {
@@ -345,6 +348,9 @@ impl RangeFn {
             }
             Irate | Idelta => {
                 if !hists.is_empty() {
+                    if floats.is_empty() && self == Idelta {
+                        return Ok(histogram_idelta(hists, metric_name, notes));
+                    }
                     if floats.is_empty() {
                         return Err(unsupported(self));
                     }
@@ -432,6 +438,93 @@ impl RangeFn {
             _ => Ok(RangeOutput::None),
         }
     }
+}
+
+fn not_gauge(name: &str) -> Note {
+    (true, format!("this native histogram metric is not a gauge: {name:?}"))
+}
+
+fn mixed_schemas(name: &str) -> Note {
+    (
+        true,
+        format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+        ),
+    )
+}
+
+/// `delta` of native histograms (gauge histograms: no counter-reset handling), extrapolated as
+/// for floats. Windows whose inner histograms have a coarser schema than both ends need schema
+/// reduction, which comes with native-histogram evaluation proper: they are an error for now.
+fn histogram_delta(
+    hists: &[HPoint],
+    args: &RangeArgs,
+    name: &str,
+    notes: &mut Vec<Note>,
+) -> Result<RangeOutput, String> {
+    if hists.len() < 2 {
+        return Ok(RangeOutput::None);
+    }
+    let (first, last) = (&hists[0], &hists[hists.len() - 1]);
+    let custom = first.h.uses_custom_buckets();
+    if hists.iter().any(|p| p.h.uses_custom_buckets() != custom) {
+        notes.push(mixed_schemas(name));
+        return Ok(RangeOutput::None);
+    }
+    let min_schema = first.h.schema.min(last.h.schema);
+    if hists.iter().any(|p| p.h.schema < min_schema) {
+        return Err(unsupported(RangeFn::Delta));
+    }
+    let mut h = (*last.h).clone();
+    if h.sub(&first.h).is_err() {
+        notes.push(mixed_schemas(name));
+        return Ok(RangeOutput::None);
+    }
+    if first.h.counter_reset_hint != CounterResetHint::Gauge
+        || last.h.counter_reset_hint != CounterResetHint::Gauge
+    {
+        notes.push(not_gauge(name));
+    }
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    h.compact(0);
+    let n_minus_one = (hists.len() - 1) as f64;
+    let mut to_start = (first.t - args.range_start) as f64 / 1000.0;
+    let mut to_end = (args.range_end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled / n_minus_one;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let factor = if sampled != 0.0 { (sampled + to_start + to_end) / sampled } else { 1.0 };
+    Ok(RangeOutput::Histogram(Arc::new(crate::functions::hist_mul(&h, factor))))
+}
+
+/// `idelta` of native histograms: the difference of the last two.
+fn histogram_idelta(hists: &[HPoint], name: &str, notes: &mut Vec<Note>) -> RangeOutput {
+    if hists.len() < 2 {
+        return RangeOutput::None;
+    }
+    let (prev, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
+    if last.t == prev.t {
+        return RangeOutput::None;
+    }
+    if last.h.counter_reset_hint != CounterResetHint::Gauge
+        || prev.h.counter_reset_hint != CounterResetHint::Gauge
+    {
+        notes.push(not_gauge(name));
+    }
+    let mut h = (*last.h).clone();
+    if h.sub(&prev.h).is_err() {
+        notes.push(mixed_schemas(name));
+        return RangeOutput::None;
+    }
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    h.compact(0);
+    RangeOutput::Histogram(Arc::new(h))
 }
 
 fn unsupported(func: RangeFn) -> String {
