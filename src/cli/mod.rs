@@ -3,6 +3,7 @@
 
 mod expr;
 mod promqltest;
+mod query;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -26,6 +27,11 @@ enum Command {
     /// Run promqltest scripts (`.test` files) against the engine; prints per-file results and
     /// `N passed, N failed`.
     Promqltest(promqltest::PromqltestArgs),
+    /// Evaluate an expression over a data file (instant with --time, range with
+    /// --start/--end/--step); --format json prints Prometheus's HTTP API body.
+    Query(query::QueryArgs),
+    /// Print the evaluation plan of an expression.
+    Explain(query::ExplainArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,6 +40,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Parse(args) => expr::parse(&args),
         Command::Fmt(args) => expr::fmt(&args),
         Command::Promqltest(args) => promqltest::run(&args),
+        Command::Query(args) => query::query(&args),
+        Command::Explain(args) => query::explain(&args),
     }
 }
 
