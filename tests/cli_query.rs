@@ -17,7 +17,8 @@ fn check(args: &[&str], exit: i32, stdout: &str) -> Option<String> {
 
 #[test]
 fn query_cases() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/cli/query.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/cli/query.txt")).unwrap();
     let mut lines = text.lines();
     let mut failures = Vec::new();
     let mut cases = 0;

@@ -12,23 +12,22 @@
 //! `restore <time>` restores their `for` state from `ALERTS_FOR_STATE` (1h outage tolerance, 10m
 //! grace period).
 //!
-//! Expressions are answered by a small fixture query function over `MemStorage` that knows instant
-//! selectors (optionally compared with a number), `vector(<n>)` and numbers; the metric name
-//! `fail_query` makes the query fail. The engine replaces it in production.
+//! Expressions are answered by the engine over the `MemStorage` the rules write to.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ferroprom::model::{FloatHistogram, Labels, MatchOp, Matcher, STALE_NAN, Sample, is_stale_nan};
+use ferroprom::engine::{Engine, EngineOptions};
+use ferroprom::model::{FloatHistogram, Labels, STALE_NAN, is_stale_nan};
 use ferroprom::parser::series::{SequenceValue, parse_series_desc};
 use ferroprom::rules::alerting::Alert;
 use ferroprom::rules::duration::{format_duration, parse_duration};
-use ferroprom::rules::group::{EvalEnv, Group, NotifyFn, QueryError, RuleKind, RuleStore, to_notifier_alert};
+use ferroprom::rules::group::{
+    EngineQueryFunc, EvalEnv, Group, NotifyFn, RuleKind, RuleStore, to_notifier_alert,
+};
 use ferroprom::rules::manager::group_specs;
 use ferroprom::rules::{LoadOptions, load_text};
-use ferroprom::storage::{AppendError, MemStorage, SelectHints, Storage};
-
-const LOOKBACK: i64 = 5 * 60 * 1000;
+use ferroprom::storage::{AppendError, MemStorage};
 
 fn dur(ms: i64) -> String {
     let d = std::time::Duration::from_millis(ms.unsigned_abs());
@@ -43,7 +42,7 @@ fn parse_ms(s: &str) -> i64 {
 
 /// The store the rules write to: a `MemStorage` that also logs every append.
 struct LoggingStore {
-    inner: MemStorage,
+    inner: Arc<MemStorage>,
     log: Mutex<Vec<String>>,
 }
 
@@ -67,90 +66,6 @@ impl RuleStore for LoggingStore {
     fn last_samples(&self, equal: &[(String, String)], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
         self.inner.last_samples(equal, mint, maxt)
     }
-}
-
-/// Parses `name{a="b", c=~"d"}` into matchers.
-fn parse_selector(s: &str) -> Option<Vec<Matcher>> {
-    let s = s.trim();
-    let (name, rest) = match s.find('{') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, ""),
-    };
-    let mut ms = Vec::new();
-    if !name.is_empty() {
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
-            return None;
-        }
-        ms.push(Matcher::new(MatchOp::Equal, "__name__", name).ok()?);
-    }
-    if !rest.is_empty() {
-        let body = rest.strip_prefix('{')?.strip_suffix('}')?;
-        for part in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let ops = [
-                ("=~", MatchOp::Regex),
-                ("!~", MatchOp::NotRegex),
-                ("!=", MatchOp::NotEqual),
-                ("=", MatchOp::Equal),
-            ];
-            let (i, op_text, op) = ops.iter().find_map(|(t, op)| part.find(t).map(|i| (i, *t, *op)))?;
-            let value = part[i + op_text.len()..].trim().strip_prefix('"')?.strip_suffix('"')?;
-            ms.push(Matcher::new(op, part[..i].trim(), value).ok()?);
-        }
-    }
-    Some(ms)
-}
-
-/// The fixture query function (see the module docs).
-fn fixture_query(store: &MemStorage, expr: &str, t: i64) -> Result<Vec<Sample>, QueryError> {
-    let expr = expr.trim();
-    if let Ok(v) = expr.parse::<f64>() {
-        return Ok(vec![Sample { labels: Labels::empty(), t, f: v, h: None }]);
-    }
-    if let Some(inner) = expr.strip_prefix("vector(").and_then(|r| r.strip_suffix(')'))
-        && let Ok(v) = inner.trim().parse::<f64>()
-    {
-        return Ok(vec![Sample { labels: Labels::empty(), t, f: v, h: None }]);
-    }
-    let mut cmp: Option<(&str, f64)> = None;
-    let mut sel = expr;
-    for op in ["==", "!=", ">=", "<=", ">", "<"] {
-        if let Some((l, r)) = expr.rsplit_once(op)
-            && let Ok(v) = r.trim().parse::<f64>()
-        {
-            cmp = Some((op, v));
-            sel = l;
-            break;
-        }
-    }
-    let matchers =
-        parse_selector(sel).ok_or_else(|| QueryError(format!("fixture cannot evaluate {expr:?}")))?;
-    if matchers.iter().any(|m| m.name == "__name__" && m.value == "fail_query") {
-        return Err(QueryError("query failed: fail_query is not available".into()));
-    }
-    let series = store
-        .select(&matchers, &SelectHints::range(t - LOOKBACK + 1, t))
-        .map_err(|e| QueryError(e.to_string()))?;
-    let mut out = Vec::new();
-    for s in series {
-        let (Some(&st), Some(&f)) = (s.floats.t.last(), s.floats.f.last()) else { continue };
-        if is_stale_nan(f) {
-            continue;
-        }
-        let keep = match cmp {
-            None => true,
-            Some(("==", v)) => f == v,
-            Some(("!=", v)) => f != v,
-            Some((">=", v)) => f >= v,
-            Some(("<=", v)) => f <= v,
-            Some((">", v)) => f > v,
-            Some((_, v)) => f < v,
-        };
-        let _ = st;
-        if keep {
-            out.push(Sample { labels: s.labels, t, f, h: None });
-        }
-    }
-    Ok(out)
 }
 
 struct Scenario {
@@ -248,17 +163,17 @@ fn commands(text: &str) -> Vec<(usize, String, Vec<String>)> {
 /// by what was got (written back when `RULE_EVAL_BLESS=1`, for review with `git diff`).
 fn run(text: &str) -> (Vec<String>, String) {
     let mut got_at: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    let mem = MemStorage::new();
-    let store = Arc::new(LoggingStore { inner: mem, log: Mutex::new(Vec::new()) });
+    let mem = Arc::new(MemStorage::new());
+    let store = Arc::new(LoggingStore { inner: Arc::clone(&mem), log: Mutex::new(Vec::new()) });
     let sent = Arc::new(Mutex::new(Vec::new()));
     let mut sc = Scenario {
         store: Arc::clone(&store),
         groups: Vec::new(),
         env: EvalEnv {
-            query: {
-                let store = Arc::clone(&store);
-                Arc::new(move |e: &str, t: i64| fixture_query(&store.inner, e, t))
-            },
+            query: Arc::new(EngineQueryFunc {
+                engine: Arc::new(Engine::new(EngineOptions::default())),
+                storage: Arc::clone(&mem),
+            }),
             store: store.clone(),
             notify: None,
             resend_delay: 60_000,

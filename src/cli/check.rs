@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use ferroprom::parser::ParseOptions;
+use ferroprom::rules::LoadOptions;
 use ferroprom::rules::check::{CheckInput, CheckOptions, check_rules as run_check};
 use ferroprom::rules::manifest::Selector;
-use ferroprom::rules::LoadOptions;
 
 /// Arguments of `ferroprom check`.
 #[derive(Debug, Args)]
@@ -78,7 +78,12 @@ pub fn check_rules(args: &CheckArgs) -> ExitCode {
         }
     }
     let options = CheckOptions {
-        load: LoadOptions { ignore_unknown_fields: args.ignore_unknown_fields, parse, legacy_names: false, selector },
+        load: LoadOptions {
+            ignore_unknown_fields: args.ignore_unknown_fields,
+            parse,
+            legacy_names: false,
+            selector,
+        },
         lint_duplicates,
         lint_fatal: args.lint_fatal,
     };

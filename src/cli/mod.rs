@@ -1,6 +1,7 @@
 //! Subcommands of the `ferroprom` binary. Each subcommand lives in its own module and returns the
 //! process exit code.
 
+mod check;
 mod expr;
 mod promqltest;
 mod query;
@@ -27,10 +28,11 @@ enum Command {
     /// Run promqltest scripts (`.test` files) against the engine; prints per-file results and
     /// `N passed, N failed`.
     Promqltest(promqltest::PromqltestArgs),
-    /// Evaluate an expression over a data file (instant with --time, range with
-    /// --start/--end/--step); --format json prints Prometheus's HTTP API body.
+    /// Check rule files and PrometheusRule manifests (`check rules`), as promtool does.
+    Check(check::CheckArgs),
+    /// Evaluate an instant or range query over a data file.
     Query(query::QueryArgs),
-    /// Print the evaluation plan of an expression.
+    /// Print the plan of an expression.
     Explain(query::ExplainArgs),
 }
 
@@ -40,6 +42,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Parse(args) => expr::parse(&args),
         Command::Fmt(args) => expr::fmt(&args),
         Command::Promqltest(args) => promqltest::run(&args),
+        Command::Check(args) => check::check_rules(&args),
         Command::Query(args) => query::query(&args),
         Command::Explain(args) => query::explain(&args),
     }

@@ -36,6 +36,38 @@ where
     }
 }
 
+/// Answers rule queries with the [`Engine`](crate::engine::Engine) over a storage (upstream's
+/// `EngineQueryFunc`).
+pub struct EngineQueryFunc<S: Storage> {
+    /// The engine.
+    pub engine: Arc<crate::engine::Engine>,
+    /// The storage it reads (usually the one rule results are appended to).
+    pub storage: Arc<S>,
+}
+
+impl<S: Storage> std::fmt::Debug for EngineQueryFunc<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineQueryFunc").field("engine", &self.engine).finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> QueryFunc for EngineQueryFunc<S> {
+    fn query(&self, expr: &str, t: i64) -> Result<Vec<Sample>, QueryError> {
+        let res = self
+            .engine
+            .instant_query(self.storage.as_ref(), expr, t)
+            .map_err(|e| QueryError(e.to_string()))?;
+        vector_from_value(res.value)
+    }
+}
+
+/// The expression as Prometheus prints it (`String()` of the parsed tree), which is what rules
+/// query, show in the API and link to; the text itself when it does not parse.
+pub fn canonical_expr(expr: &str) -> String {
+    crate::parser::parse_with(expr, &crate::parser::ParseOptions::all_features())
+        .map_or_else(|_| expr.to_string(), |e| e.to_string())
+}
+
 /// Upstream's `EngineQueryFunc` conversion of a query result: vectors as they are, a scalar as one
 /// sample with no labels, anything else the error `rule result is not a vector or scalar`.
 pub fn vector_from_value(v: Value) -> Result<Vec<Sample>, QueryError> {
@@ -372,32 +404,33 @@ impl Group {
         external_url: &str,
         restored: bool,
     ) -> Group {
-        let rules: Vec<Rule> = spec
-            .rules
-            .iter()
-            .map(|r| {
-                let merged = |labels: &BTreeMap<String, String>| {
-                    let mut m = spec.labels.clone();
-                    m.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-                    m
-                };
-                Rule::new(match r {
-                    RuleSpec::Recording { name, expr, labels } => {
-                        RuleKind::Recording(RecordingRule::new(name.clone(), expr.clone(), merged(labels)))
-                    }
-                    RuleSpec::Alerting(a) => {
-                        let mut a = a.clone();
-                        a.labels = merged(&a.labels);
-                        RuleKind::Alerting(AlertingRule::new(
-                            a,
-                            external_labels.clone(),
-                            external_url.to_string(),
-                            restored,
-                        ))
-                    }
+        let rules: Vec<Rule> =
+            spec.rules
+                .iter()
+                .map(|r| {
+                    let merged = |labels: &BTreeMap<String, String>| {
+                        let mut m = spec.labels.clone();
+                        m.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        m
+                    };
+                    Rule::new(match r {
+                        RuleSpec::Recording { name, expr, labels } => RuleKind::Recording(
+                            RecordingRule::new(name.clone(), canonical_expr(expr), merged(labels)),
+                        ),
+                        RuleSpec::Alerting(a) => {
+                            let mut a = a.clone();
+                            a.labels = merged(&a.labels);
+                            a.expr = canonical_expr(&a.expr);
+                            RuleKind::Alerting(AlertingRule::new(
+                                a,
+                                external_labels.clone(),
+                                external_url.to_string(),
+                                restored,
+                            ))
+                        }
+                    })
                 })
-            })
-            .collect();
+                .collect();
         let n = rules.len();
         Group {
             spec,

@@ -49,7 +49,7 @@ use std::time::Duration;
 pub use error::{ErrorDetail, RuleError};
 pub use raw::Position;
 
-use crate::parser::ParseOptions;
+use crate::parser::{Expr, ParseOptions};
 
 /// How rule files are read.
 #[derive(Debug, Clone, Default)]
@@ -111,6 +111,8 @@ pub struct Rule {
     pub kind: RuleKind,
     /// The PromQL expression as written.
     pub expr: String,
+    /// The expression, parsed with the load options' PromQL features.
+    pub parsed: Expr,
     /// The rule's own labels (templates, for alerting rules).
     pub labels: BTreeMap<String, String>,
     /// Where the rule starts in its source.

@@ -13,6 +13,7 @@ use super::raw::{
 };
 use super::template::check_alert_template;
 use super::{LoadOptions, Rule, RuleGroup, RuleKind, expr};
+use crate::parser::Expr;
 
 /// Where the groups being checked come from, for error messages and group keys.
 pub(crate) struct Origin<'a> {
@@ -22,6 +23,7 @@ pub(crate) struct Origin<'a> {
     pub group_file: &'a str,
     /// The manifest object, for messages.
     pub object: Option<&'a str>,
+    /// The format the groups are written in.
     pub dialect: Dialect,
     /// The whole text the positions refer to.
     pub source: &'a str,
@@ -86,7 +88,8 @@ pub(crate) fn check_group_list(
     }
     let decoded = decode(groups, issues, origin, options)?;
     let mut errors = Vec::new();
-    let mut seen_names: Vec<&str> = Vec::new();
+    let mut seen_names: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut parsed: Vec<Vec<Option<Expr>>> = Vec::with_capacity(decoded.len());
     for (raw, group) in groups.iter().zip(&decoded) {
         let at = Position::of(&raw.referenced);
         if group.name.is_empty() {
@@ -95,7 +98,7 @@ pub(crate) fn check_group_list(
                 message: "Groupname must not be empty".to_string(),
             }));
         }
-        if seen_names.contains(&group.name.as_str()) {
+        if !seen_names.insert(group.name.as_str()) {
             errors.push(origin.error(ErrorDetail::Group {
                 at: Some(at),
                 message: format!("groupname: \"{}\" is repeated in the same file", group.name),
@@ -111,9 +114,11 @@ pub(crate) fn check_group_list(
                 );
             }
         }
-        seen_names.push(&group.name);
+        let mut group_parsed = Vec::with_capacity(group.rules.len());
         for (index, (raw_rule, rule)) in group.raw_rules(raw).iter().zip(&group.rules).enumerate() {
-            for (at, message) in check_rule(raw_rule, rule, options, origin.source) {
+            let (problems, expr) = check_rule(raw_rule, rule, options, origin.source);
+            group_parsed.push(expr);
+            for (at, message) in problems {
                 errors.push(origin.error(ErrorDetail::Rule {
                     group: group.name.clone(),
                     index: index + 1,
@@ -123,12 +128,16 @@ pub(crate) fn check_group_list(
                 }));
             }
         }
+        parsed.push(group_parsed);
     }
-    if errors.is_empty() {
-        Ok(decoded.into_iter().map(DecodedGroup::into_group).collect())
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let mut out = Vec::with_capacity(decoded.len());
+    for (group, exprs) in decoded.into_iter().zip(parsed) {
+        out.push(group.into_group(exprs).map_err(|e| vec![origin.error(e)])?);
+    }
+    Ok(out)
 }
 
 /// A group with its values decoded but not yet checked.
@@ -156,8 +165,23 @@ struct DecodedRule {
 }
 
 impl DecodedGroup {
-    fn into_group(self) -> RuleGroup {
-        RuleGroup {
+    /// The checked group, given each rule's parsed expression.
+    fn into_group(self, exprs: Vec<Option<Expr>>) -> Result<RuleGroup, ErrorDetail> {
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (index, (rule, expr)) in self.rules.into_iter().zip(exprs).enumerate() {
+            // Every rule that passed the checks has a parsed expression.
+            let Some(expr) = expr else {
+                return Err(ErrorDetail::Rule {
+                    group: self.name,
+                    index: index + 1,
+                    name: rule.name,
+                    at: Vec::new(),
+                    message: "field 'expr' must be set in rule".to_string(),
+                });
+            };
+            rules.push(rule.into_rule(expr));
+        }
+        Ok(RuleGroup {
             name: self.name,
             file: self.file,
             position: self.at,
@@ -165,13 +189,13 @@ impl DecodedGroup {
             query_offset: self.query_offset,
             limit: usize::try_from(self.limit).unwrap_or(0),
             labels: self.labels.into_iter().collect(),
-            rules: self.rules.into_iter().map(DecodedRule::into_rule).collect(),
-        }
+            rules,
+        })
     }
 }
 
 impl DecodedRule {
-    fn into_rule(self) -> Rule {
+    fn into_rule(self, parsed: Expr) -> Rule {
         let kind = if self.alert.is_some() {
             RuleKind::Alerting {
                 hold: self.hold,
@@ -185,6 +209,7 @@ impl DecodedRule {
             name: self.name,
             kind,
             expr: self.expr,
+            parsed,
             labels: self.labels.into_iter().collect::<BTreeMap<_, _>>(),
             position: self.at,
         }
@@ -434,8 +459,9 @@ fn check_rule(
     rule: &DecodedRule,
     options: &LoadOptions,
     source: &str,
-) -> Vec<(Vec<Position>, String)> {
+) -> (Vec<(Vec<Position>, String)>, Option<Expr>) {
     let mut out = Vec::new();
+    let mut parsed = None;
     let record_at = position(&raw.record, source);
     let alert_at = position(&raw.alert, source);
     match (&rule.record, &rule.alert) {
@@ -450,8 +476,11 @@ fn check_rule(
     let expr_at = position(&raw.expr, source);
     if rule.expr.is_empty() {
         out.push((vec![expr_at], "field 'expr' must be set in rule".to_string()));
-    } else if let Err(e) = expr::check(&rule.expr, &options.parse) {
-        out.push((vec![expr_at], format!("could not parse expression: {e}")));
+    } else {
+        match expr::check(&rule.expr, &options.parse) {
+            Ok(e) => parsed = Some(e),
+            Err(e) => out.push((vec![expr_at], format!("could not parse expression: {e}"))),
+        }
     }
     if let Some(record) = &rule.record {
         if !rule.annotations.is_empty() {
@@ -495,5 +524,5 @@ fn check_rule(
             }
         }
     }
-    out
+    (out, parsed)
 }
