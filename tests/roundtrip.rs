@@ -451,9 +451,12 @@ impl<R: Rng> Gen<'_, R> {
     fn binary(&mut self, ty: ValueType, depth: u32) -> Expr {
         use BinaryOp::*;
         let ops: &[BinaryOp] = if ty == ValueType::Scalar {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte]
+            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower]
         } else {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, And, Or, Unless]
+            &[
+                Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower, And,
+                Or, Unless,
+            ]
         };
         let op = self.pick(ops);
         let (lt, rt) = if ty == ValueType::Scalar {

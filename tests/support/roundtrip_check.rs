@@ -3,11 +3,15 @@
 //!
 //! For a tree `e` the parser produced: the canonical print parses back to `e`, printing that again
 //! gives the same text, and the pretty form parses back to `e` too. Trees are compared after sorting
-//! each selector's matchers, because printing sorts them.
+//! each selector's matchers, because printing sorts them, and after dropping unary `+` from
+//! duration expressions, because printing leaves it out (as upstream's does) while the parser keeps
+//! it in `offset +min_of(…)` (as upstream's does).
 
 #![allow(dead_code)]
 
-use ferroprom::parser::{Expr, ParseOptions, parse_with, prettify};
+use ferroprom::parser::{
+    DurationExpr, DurationSpec, Expr, ParseOptions, UnaryOp, VectorSelector, parse_with, prettify,
+};
 
 /// Parses `input` with every feature on and, when it parses, checks that its prints round-trip.
 pub fn check_input(input: &str) -> Result<(), String> {
@@ -43,7 +47,8 @@ pub fn check_tree(e: &Expr) -> Result<(), String> {
     Ok(())
 }
 
-/// `e` with every selector's matchers sorted by their printed form.
+/// `e` with every selector's matchers sorted by their printed form and no unary `+` in duration
+/// expressions.
 pub fn normalized(e: &Expr) -> Expr {
     let mut e = e.clone();
     normalize(&mut e);
@@ -53,9 +58,16 @@ pub fn normalized(e: &Expr) -> Expr {
 fn normalize(e: &mut Expr) {
     match e {
         Expr::Number(_) | Expr::String(_) => {}
-        Expr::VectorSelector(v) => v.matchers.sort_by_cached_key(|m| m.to_string()),
-        Expr::MatrixSelector(m) => m.vector.matchers.sort_by_cached_key(|m| m.to_string()),
-        Expr::Subquery(s) => normalize(&mut s.expr),
+        Expr::VectorSelector(v) => normalize_selector(v),
+        Expr::MatrixSelector(m) => {
+            normalize_selector(&mut m.vector);
+            normalize_duration(&mut m.range);
+        }
+        Expr::Subquery(s) => {
+            normalize(&mut s.expr);
+            normalize_duration(&mut s.range);
+            s.step.iter_mut().chain(s.offset.iter_mut()).for_each(normalize_duration);
+        }
         Expr::Paren(p) => normalize(&mut p.expr),
         Expr::Unary(u) => normalize(&mut u.expr),
         Expr::Binary(b) => {
@@ -69,5 +81,33 @@ fn normalize(e: &mut Expr) {
             }
         }
         Expr::Call(c) => c.args.iter_mut().for_each(normalize),
+    }
+}
+
+fn normalize_selector(v: &mut VectorSelector) {
+    v.matchers.sort_by_cached_key(|m| m.to_string());
+    v.offset.iter_mut().for_each(normalize_duration);
+}
+
+fn normalize_duration(d: &mut DurationSpec) {
+    if let DurationSpec::Expr(e) = d {
+        normalize_duration_expr(e);
+    }
+}
+
+fn normalize_duration_expr(e: &mut DurationExpr) {
+    while let DurationExpr::Unary { op: UnaryOp::Pos, expr, .. } = e {
+        let inner = std::mem::replace(&mut **expr, DurationExpr::Step(Default::default()));
+        *e = inner;
+    }
+    match e {
+        DurationExpr::Number(_) | DurationExpr::Step(_) | DurationExpr::Range(_) => {}
+        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => normalize_duration_expr(expr),
+        DurationExpr::Binary { lhs, rhs, .. }
+        | DurationExpr::Min { lhs, rhs, .. }
+        | DurationExpr::Max { lhs, rhs, .. } => {
+            normalize_duration_expr(lhs);
+            normalize_duration_expr(rhs);
+        }
     }
 }
