@@ -1058,9 +1058,14 @@ impl<'a> Parser<'a> {
                     Kind::Step | Kind::Range | Kind::MaxOf | Kind::MinOf => {
                         let f = self.duration_function(OFFSET_CTX)?;
                         let span = Span::new(t.start, duration_expr_span(&f).end);
-                        let d = DurationExpr::Unary { op, expr: Box::new(f), span };
                         self.duration_gate(span);
-                        Ok(d)
+                        // A unary `+` changes nothing and is not printed: leave it out of the tree
+                        // (as `apply_duration_unary` does) so that the print parses back the same.
+                        Ok(if op == UnaryOp::Neg {
+                            DurationExpr::Unary { op, expr: Box::new(f), span }
+                        } else {
+                            f
+                        })
                     }
                     Kind::LeftParen => {
                         self.advance();
