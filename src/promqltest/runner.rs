@@ -416,14 +416,16 @@ fn check_annotations(ev: &Eval, expr: &str, res: &QueryOutput) -> Result<(), Str
     check_annotations_of(ev, expr, ExpectKind::Info, &res.infos, "info")?;
     if ev.expects_of(ExpectKind::NoWarn).next().is_some() && !res.warnings.is_empty() {
         return Err(format!(
-            "unexpected warning annotations evaluating query {expr:?} (line {}): {:?}",
-            ev.line, res.warnings
+            "unexpected warning annotations evaluating query {expr:?} (line {}): {}",
+            ev.line,
+            go_list(res.warnings.iter().chain(&res.infos).map(|a| without_position(a)))
         ));
     }
     if ev.expects_of(ExpectKind::NoInfo).next().is_some() && !res.infos.is_empty() {
         return Err(format!(
-            "unexpected info annotations evaluating query {expr:?} (line {}): {:?}",
-            ev.line, res.infos
+            "unexpected info annotations evaluating query {expr:?} (line {}): {}",
+            ev.line,
+            go_list(res.warnings.iter().chain(&res.infos).map(|a| without_position(a)))
         ));
     }
     Ok(())
@@ -449,10 +451,11 @@ fn check_annotations_of(
     for e in &expected {
         if !actual.iter().any(|a| e.matcher.matches(a)) {
             return Err(format!(
-                "expected {name} annotation matching {} {:?} but no matching annotation was found for query {expr:?} (line {}), found: {actual:?}",
+                "expected {name} annotation matching {} {:?} but no matching annotation was found for query {expr:?} (line {}), found: {}",
                 e.matcher.kind_name(),
                 e.matcher.text(),
-                ev.line
+                ev.line,
+                go_list(actual.iter().map(String::as_str))
             ));
         }
     }
@@ -465,6 +468,25 @@ fn check_annotations_of(
         }
     }
     Ok(())
+}
+
+/// A list as Go's `%v` prints a slice of strings or errors: `[a b c]`.
+fn go_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(" "))
+}
+
+/// An annotation without the ` (line:col)` suffix `AsStrings` adds (upstream's `AsErrors` form).
+fn without_position(a: &str) -> &str {
+    match a.rfind(" (") {
+        Some(i)
+            if a.ends_with(')')
+                && a[i + 2..a.len() - 1].split(':').count() == 2
+                && a[i + 2..a.len() - 1].chars().all(|c| c.is_ascii_digit() || c == ':') =>
+        {
+            &a[..i]
+        }
+        _ => a,
+    }
 }
 
 fn assert_sorted(mat: &[Series]) -> Result<(), String> {
