@@ -771,3 +771,44 @@ pub fn summary(reports: &[FileReport]) -> String {
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::{ParseOptions, parse_with};
+
+    /// Parses only; the queries are never run here.
+    struct ParseOnly;
+
+    impl QueryEngine for ParseOnly {
+        fn parse(&self, expr: &str) -> Result<Expr, String> {
+            parse_with(expr, &ParseOptions::all_features()).map_err(|e| e.to_string())
+        }
+        fn instant_query(&self, _: &dyn Storage, _: &str, _: i64) -> Result<QueryOutput, String> {
+            Err("not run".into())
+        }
+        fn range_query(
+            &self,
+            _: &dyn Storage,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: i64,
+        ) -> Result<QueryOutput, String> {
+            Err("not run".into())
+        }
+    }
+
+    #[test]
+    fn at_variants() {
+        let cases =
+            at_modifier_cases(&ParseOnly, "rate(x[5m]) + y @ 10 + sum_over_time(z[5m:1m])", 60_000).unwrap();
+        let want = "rate(x[5m] @ 60.000) + y @ 10.000 + sum_over_time(z[5m:1m] @ 60.000)";
+        assert_eq!(cases, [-600_000, 0, 12_000, 60_000, 600_000].map(|t| (want.to_string(), t)));
+        let at_zero = at_modifier_cases(&ParseOnly, "x @ start()", 0).unwrap();
+        assert_eq!(at_zero, [-1000, 0, 1000].map(|t| ("x @ 0.000".to_string(), t)));
+        // An @-unsafe function outside subqueries: no variants; inside a subquery it is left alone.
+        assert!(at_modifier_cases(&ParseOnly, "time() + x", 60_000).unwrap().is_empty());
+        assert_eq!(at_modifier_cases(&ParseOnly, "max_over_time(vector(time())[5m:1m])", 60_000).unwrap().len(), 5);
+    }
+}
