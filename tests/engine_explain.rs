@@ -8,7 +8,8 @@ use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::parser::{ParseOptions, parse_with};
 
 fn explain(query: &str) -> String {
-    let engine = Engine::new(EngineOptions { parser: ParseOptions::all_features(), ..EngineOptions::default() });
+    let engine =
+        Engine::new(EngineOptions { parser: ParseOptions::all_features(), ..EngineOptions::default() });
     let expr = parse_with(query, &engine.options().parser).unwrap();
     engine.plan(&expr, 600_000, 600_000, 0).unwrap().to_string()
 }
