@@ -566,12 +566,16 @@ impl Operator for ClassicHistogramOp<'_> {
             }
             let mut groups: Vec<Vec<Bucket>> = vec![Vec::new(); self.n_groups];
             let mut order: Vec<u32> = Vec::new();
+            let mut natives: Vec<(u32, Arc<crate::model::FloatHistogram>)> = Vec::new();
             for s in step.samples.iter() {
-                if s.h.is_some() {
-                    return Err(EvalError::Unsupported(
-                        "classic-histogram functions over native histograms (native histogram evaluation)"
-                            .into(),
-                    ));
+                if let Some(h) = &s.h {
+                    if matches!(self.mode, ClassicMode::Fraction) {
+                        return Err(EvalError::Unsupported(
+                            "histogram_fraction over native histograms (native histogram evaluation)".into(),
+                        ));
+                    }
+                    natives.push((s.id, h.clone()));
+                    continue;
                 }
                 let (le, gid) = self.input[s.id as usize];
                 let Some(le) = le else {
@@ -592,6 +596,61 @@ impl Operator for ClassicHistogramOp<'_> {
                 groups[gid as usize].push(Bucket { upper_bound: le, count: s.f });
             }
             let mut out = Vec::with_capacity(order.len());
+            // Native histograms, unless classic buckets of the same series exist at this step.
+            let mut native_out: Vec<(u32, Arc<crate::model::FloatHistogram>)> = Vec::new();
+            for (id, h) in natives {
+                let gid = self.input[id as usize].1;
+                if !groups[gid as usize].is_empty() {
+                    let name = in_meta[id as usize].labels.get(METRIC_NAME).unwrap_or("");
+                    let mut text = "vector contains a mix of classic and native histograms".to_string();
+                    if self.ctx.delayed_name_removal && !name.is_empty() {
+                        text.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.ctx.annotate(Annotation::warning(text, self.arg_span));
+                    groups[gid as usize].clear();
+                    order.retain(|g| *g != gid);
+                    continue;
+                }
+                native_out.push((gid, h));
+            }
+            let native_quantile = |q: f64, gid: u32, h: &crate::model::FloatHistogram| {
+                let (v, note) = crate::functions::hist_quantile(q, h);
+                if let Some(nan_result) = note {
+                    let name =
+                        self.group_labels.get(gid as usize).and_then(|l| l.get(METRIC_NAME)).unwrap_or("");
+                    let text = if nan_result {
+                        "input to histogram_quantile has NaN observations, result is NaN"
+                    } else {
+                        "input to histogram_quantile has NaN observations, result is skewed higher"
+                    };
+                    let mut text = text.to_string();
+                    if !name.is_empty() {
+                        text.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.ctx.annotate(Annotation::info(text, self.arg_span));
+                }
+                v
+            };
+            match &self.mode {
+                ClassicMode::Quantile => {
+                    for (gid, h) in &native_out {
+                        out.push(Sample::float(*gid, native_quantile(self.scalar(0, k), *gid, h)));
+                    }
+                }
+                ClassicMode::Quantiles { .. } => {
+                    for i in 0..self.scalars.len() {
+                        let q = self.scalar(i, k);
+                        let qi = self.quantiles.iter().position(|x| x.to_bits() == q.to_bits()).unwrap_or(0);
+                        for (gid, h) in &native_out {
+                            out.push(Sample::float(
+                                (qi * self.n_groups) as u32 + gid,
+                                native_quantile(q, *gid, h),
+                            ));
+                        }
+                    }
+                }
+                ClassicMode::Fraction => {}
+            }
             match &self.mode {
                 ClassicMode::Quantile => {
                     let q = self.scalar(0, k);
