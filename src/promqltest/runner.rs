@@ -809,6 +809,9 @@ mod tests {
         assert_eq!(at_zero, [-1000, 0, 1000].map(|t| ("x @ 0.000".to_string(), t)));
         // An @-unsafe function outside subqueries: no variants; inside a subquery it is left alone.
         assert!(at_modifier_cases(&ParseOnly, "time() + x", 60_000).unwrap().is_empty());
-        assert_eq!(at_modifier_cases(&ParseOnly, "max_over_time(vector(time())[5m:1m])", 60_000).unwrap().len(), 5);
+        assert_eq!(
+            at_modifier_cases(&ParseOnly, "max_over_time(vector(time())[5m:1m])", 60_000).unwrap().len(),
+            5
+        );
     }
 }
