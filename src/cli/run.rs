@@ -339,10 +339,10 @@ fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
 }
 
 /// Logs, once per evaluation, rules that failed and alerts whose templates failed to expand, and
-/// delivery errors and drops of the notifier, until told to stop. Evaluation goes on regardless.
+/// alerts the notifier dropped (an Alertmanager unreachable after retries, a full queue), until told to stop. Evaluation goes on regardless.
 fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
     let mut seen: HashMap<(String, usize), i64> = HashMap::new();
-    let mut delivery: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut delivery: HashMap<String, u64> = HashMap::new();
     loop {
         match stop.recv_timeout(Duration::from_millis(500)) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -378,16 +378,17 @@ fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
             }
         });
         for s in notifier.iter().flat_map(|n| n.stats()) {
-            let (errors, dropped) = delivery.get(&s.url).copied().unwrap_or((0, 0));
-            if s.errors > errors {
-                let err = s.last_error.as_deref().unwrap_or("retried successfully");
-                log("error", "Error sending alerts", &[("alertmanager", &s.url), ("err", err)]);
-            }
+            let dropped = delivery.get(&s.url).copied().unwrap_or(0);
             if s.dropped > dropped {
                 let n = (s.dropped - dropped).to_string();
-                log("warn", "Alerts dropped", &[("alertmanager", &s.url), ("count", &n)]);
+                let err = s.last_error.as_deref().unwrap_or("notification queue full");
+                log(
+                    "error",
+                    "Error sending alerts, dropped",
+                    &[("alertmanager", &s.url), ("count", &n), ("err", err)],
+                );
             }
-            delivery.insert(s.url.clone(), (s.errors, s.dropped));
+            delivery.insert(s.url.clone(), s.dropped);
         }
     }
 }

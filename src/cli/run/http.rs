@@ -62,8 +62,9 @@ impl Reply {
 
     /// Prometheus's error envelope with `errorType` `bad_data` (HTTP 400).
     fn bad_data(message: &str) -> Reply {
-        let body = serde_json::json!({"status": "error", "errorType": "bad_data", "error": message});
-        Reply { status: 400, content_type: JSON, headers: Vec::new(), body: body.to_string() }
+        let message = serde_json::Value::from(message);
+        let body = format!(r#"{{"status":"error","errorType":"bad_data","error":{message}}}"#);
+        Reply { status: 400, content_type: JSON, headers: Vec::new(), body }
     }
 }
 
