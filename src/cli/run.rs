@@ -111,7 +111,7 @@ fn time_arg(s: &str) -> Result<i64, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
-    parse_duration(s).map(|d| millis(d)).map_err(|_| {
+    parse_duration(s).map(millis).map_err(|_| {
         format!("invalid time {s:?}: expected a duration from the epoch, Unix seconds or RFC 3339")
     })
 }

@@ -102,9 +102,9 @@ fn route(path: &str, query: &str, state: &Served) -> Reply {
             }
             Err(message) => Reply::bad_data(&message),
         },
-        "/api/v1/alerts" => Reply::json_data(&state.manager.with_groups(|groups| alerts_json(groups))),
+        "/api/v1/alerts" => Reply::json_data(&state.manager.with_groups(alerts_json)),
         "/metrics" => {
-            let mut body = state.manager.with_groups(|groups| metrics_text(groups));
+            let mut body = state.manager.with_groups(metrics_text);
             if let Some(n) = &state.notifier {
                 body.push_str(&ferroprom::notifier::metrics_text(&n.stats(), state.queue_capacity));
             }
