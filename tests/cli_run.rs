@@ -1,7 +1,7 @@
 //! `ferroprom run` as a process: it starts on a free loopback port, serves `/-/ready`,
 //! `/api/v1/rules`, `/api/v1/alerts` and `/metrics`, keeps evaluating through failing rules, bad
-//! templates and an unreachable Alertmanager, delivers alerts to a reachable one, and stops cleanly
-//! on SIGTERM.
+//! templates and an unreachable Alertmanager, delivers alerts to a reachable one, reloads its rules
+//! on SIGHUP, and stops cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -107,10 +107,15 @@ impl Running {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Sends a signal (`-HUP`, `-TERM`) with kill(1).
+    fn signal(&self, which: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([which, &pid]).status().unwrap().success());
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.signal("-TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -312,6 +317,26 @@ fn serves_evaluates_notifies_and_stops_on_sigterm() {
                 r#"msg="Error sending alerts, dropped" alertmanager="http://127.0.0.1:9/api/v2/alerts""#,
             )
     });
+
+    // SIGHUP reloads the rule file: a broken one is logged and the running rules stay; a good one
+    // replaces them, keeping the alert's state.
+    let active_at = run.json("/api/v1/alerts")["data"]["alerts"][0]["activeAt"].clone();
+    std::fs::write(&rules, "groups:\n- name: story\n  rules:\n  - record: r\n    expr: sum(\n").unwrap();
+    run.signal("-HUP");
+    eventually("the failed reload logged", || {
+        run.logged(r#"msg="Reloading rules failed; keeping the running ones""#)
+    });
+    let count = |v: &Value| v["data"]["groups"][0]["rules"].as_array().map_or(0, Vec::len);
+    assert_eq!(count(&run.json("/api/v1/rules")), 3);
+    std::fs::write(
+        &rules,
+        RULES.replace("  - record: clash\n    expr: m\n    labels:\n      instance: same\n", ""),
+    )
+    .unwrap();
+    run.signal("-HUP");
+    eventually("the reloaded rules", || count(&run.json("/api/v1/rules")) == 2);
+    let alerts = run.json("/api/v1/alerts");
+    assert_eq!(alerts["data"]["alerts"][0]["activeAt"], active_at, "{alerts}");
 
     let (status, log) = run.terminate();
     assert!(status.success(), "exit status {status:?}\n{log}");
