@@ -21,6 +21,7 @@ use std::time::Duration;
 use clap::Args;
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
+use ferroprom::rules::api::go_time_json;
 use ferroprom::rules::duration::parse_duration;
 use ferroprom::rules::group::{EngineQueryFunc, group_key, send_to_notifier};
 use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
@@ -208,13 +209,20 @@ pub fn run(args: &RunArgs) -> ExitCode {
         None => Arc::new(MemStorage::new()),
     };
     let engine = Arc::new(Engine::new(setup.engine.clone()));
-    let external_url = args
-        .external_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen))
-        .trim_end_matches('/')
-        .to_string();
+    if let Some((first, last)) = store.time_bounds().filter(|_| args.replay_until.is_none()) {
+        log(
+            "info",
+            "Store seeded",
+            &[
+                ("series", &store.series_count().to_string()),
+                ("samples", &store.sample_count().to_string()),
+                ("from", &go_time_json(Some(first))),
+                ("to", &go_time_json(Some(last))),
+            ],
+        );
+    }
     if let Some(until) = args.replay_until {
+        let external_url = external_url(args, &args.listen);
         let opts = replay::ReplayOptions {
             interval: millis(args.evaluation_interval),
             resend_delay: millis(args.resend_delay),
@@ -224,7 +232,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
         };
         return replay::replay(&groups, store, engine, &opts);
     }
-    live(args, &setup, groups, store, engine, external_url)
+    live(args, &setup, groups, store, engine)
+}
+
+/// `--external-url` without its trailing slash, or `http://` and the address listened on.
+fn external_url(args: &RunArgs, listening: &str) -> String {
+    let url = args.external_url.clone().unwrap_or_else(|| format!("http://{listening}"));
+    url.trim_end_matches('/').to_string()
 }
 
 /// The long-running mode: serve, evaluate and notify until SIGTERM/SIGINT.
@@ -234,7 +248,6 @@ fn live(
     groups: Vec<RuleGroup>,
     store: Arc<MemStorage>,
     engine: Arc<Engine>,
-    external_url: String,
 ) -> ExitCode {
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(s) => s,
@@ -250,6 +263,8 @@ fn live(
             return ExitCode::from(1);
         }
     };
+    let address = server.server_addr().to_ip().map_or_else(|| args.listen.clone(), |a| a.to_string());
+    let external_url = external_url(args, &address);
     let notifier_opts = NotifierOptions {
         external_labels: setup.external_labels.clone(),
         drain_on_shutdown: false,
@@ -278,7 +293,6 @@ fn live(
     let manager = Arc::new(Manager::new(opts));
 
     let state = Arc::new(http::Served::new(Arc::clone(&manager), notifier.clone(), queue_capacity));
-    let address = server.server_addr().to_ip().map_or_else(|| args.listen.clone(), |a| a.to_string());
     let http_thread = {
         let (server, state) = (Arc::clone(&server), Arc::clone(&state));
         std::thread::spawn(move || http::serve(&server, &state))
