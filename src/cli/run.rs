@@ -19,6 +19,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use clap::Args;
+use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
 use ferroprom::rules::api::go_time_json;
@@ -201,6 +202,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let store = match &args.data {
         Some(path) => match ferroprom::datafile::load_file(path) {
             Ok(s) => Arc::new(s),
+            Err(e @ DataFileError::Io { .. }) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());
                 return ExitCode::from(1);
