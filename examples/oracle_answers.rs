@@ -99,9 +99,9 @@ fn expand(item: &Json) -> Result<(String, Vec<Kind>), String> {
 /// `sort(...)`/`sort_desc(...)` at the top keep the server's order, as in the oracle.
 fn order_matters(query: &str) -> bool {
     let q = query.trim_start();
-    ["sort", "sort_desc"].iter().any(|f| {
-        q.strip_prefix(f).is_some_and(|rest| rest.trim_start().starts_with('('))
-    })
+    ["sort", "sort_desc"]
+        .iter()
+        .any(|f| q.strip_prefix(f).is_some_and(|rest| rest.trim_start().starts_with('(')))
 }
 
 fn label_pairs(series: &Json) -> Vec<(String, String)> {
@@ -138,7 +138,8 @@ fn record(query: &str, kind: &Kind, answer: Result<QueryResult, String>) -> Json
         },
         Err(body) => body,
     };
-    let body: Json = serde_json::from_str(&body).unwrap_or_else(|e| json!({"status": "error", "error": e.to_string()}));
+    let body: Json =
+        serde_json::from_str(&body).unwrap_or_else(|e| json!({"status": "error", "error": e.to_string()}));
     let data = body.get("data").cloned().unwrap_or(Json::Null);
     let result_type = data.get("resultType").cloned().unwrap_or(Json::Null);
     let mut result = data.get("result").cloned().unwrap_or(Json::Null);
@@ -159,8 +160,10 @@ fn record(query: &str, kind: &Kind, answer: Result<QueryResult, String>) -> Json
 
 fn run(args: &Args) -> Result<usize, String> {
     let store = ferroprom::datafile::load_file(&args.data).map_err(|e| e.to_string())?;
-    let text = std::fs::read_to_string(&args.queries).map_err(|e| format!("{}: {e}", args.queries.display()))?;
-    let items: Vec<Json> = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.queries.display()))?;
+    let text =
+        std::fs::read_to_string(&args.queries).map_err(|e| format!("{}: {e}", args.queries.display()))?;
+    let items: Vec<Json> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.queries.display()))?;
     // The oracle's server flags: 5m lookback, 50M samples, 2m timeout, 1m default subquery step.
     let engine = Engine::new(EngineOptions::default());
     let mut out = std::io::BufWriter::new(

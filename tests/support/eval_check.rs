@@ -37,10 +37,16 @@ impl Params<'_> {
 }
 
 const NAMES: [&str; 5] = ["up", "m", "http_requests_total", "x_bucket", "h"];
-const VALUES: [&str; 12] = ["0", "1", "-1", "2.5", "1e300", "-1e-300", "NaN", "Inf", "-Inf", "_", "stale", "7"];
+const VALUES: [&str; 12] =
+    ["0", "1", "-1", "2.5", "1e300", "-1e-300", "NaN", "Inf", "-Inf", "_", "stale", "7"];
 const LES: [&str; 4] = ["0.1", "1", "10", "+Inf"];
 
-/// promqltest `load` text for a store of at most 8 series × 40 samples.
+/// The promqltest `load` text the parameter bytes (after the NUL) stand for; handy when debugging an input.
+pub fn store_text(params: &[u8]) -> String {
+    load_text(&mut Params { bytes: params, pos: 0, state: 1 })
+}
+
+/// promqltest `load` text for a store of at most 8 series × ~80 samples.
 fn load_text(p: &mut Params) -> String {
     let interval = [1, 5, 15, 30, 60, 300][p.below(6)];
     let mut text = format!("load {interval}s\n");
