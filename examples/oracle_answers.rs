@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ferroprom::api::{error_json, query_json};
+use ferroprom::api::{error_body, success_body};
 use ferroprom::engine::{Engine, EngineOptions, QueryResult};
 use serde_json::{Map, Value as Json, json};
 
@@ -132,10 +132,7 @@ fn record(query: &str, kind: &Kind, answer: Result<QueryResult, String>) -> Json
     }
     let ordered = order_matters(query);
     let body = match answer {
-        Ok(result) => match query_json(&result) {
-            Ok(body) => body,
-            Err(e) => json!({"status": "error", "errorType": "internal", "error": e.to_string()}).to_string(),
-        },
+        Ok(result) => success_body(&result.value, &result.warnings, &result.infos),
         Err(body) => body,
     };
     let body: Json =
@@ -177,7 +174,8 @@ fn run(args: &Args) -> Result<usize, String> {
                 Kind::Instant(t) => engine.instant_query(&store, &query, *t),
                 Kind::Range { start, end, step } => engine.range_query(&store, &query, *start, *end, *step),
             };
-            let rec = record(&query, kind, answer.map_err(|e| error_json(&e)));
+            let rec =
+                record(&query, kind, answer.map_err(|e| error_body(e.error_type(), &e.to_string(), &[])));
             writeln!(out, "{rec}").map_err(|e| e.to_string())?;
             n += 1;
         }

@@ -29,7 +29,7 @@ use hashbrown::HashMap;
 
 use crate::model::Labels;
 use crate::parser::series::parse_series_desc;
-use crate::promqltest::{Command, Script, apply_load};
+use crate::promqltest::{Command, DEFAULT_MAX_VALUES, Script, apply_load};
 use crate::storage::MemStorage;
 
 /// A data file that could not be loaded.
@@ -77,18 +77,28 @@ pub fn load_file(path: &Path) -> Result<MemStorage, DataFileError> {
 
 /// Reads data text (either format) into `store`.
 pub fn load_text(text: &str, store: &MemStorage) -> Result<LoadStats, DataFileError> {
+    load_text_limited(text, store, DEFAULT_MAX_VALUES)
+}
+
+/// Like [`load_text`], with a bound on the values promqltest load text may expand to (see
+/// [`Script::parse_limited`]); exposition text needs none (one sample per line).
+pub fn load_text_limited(
+    text: &str,
+    store: &MemStorage,
+    max_values: usize,
+) -> Result<LoadStats, DataFileError> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
     let is_load = first.is_some_and(|l| l.to_ascii_lowercase().starts_with("load"));
     if is_load {
-        load_promqltest(text, store)?;
+        load_promqltest(text, store, max_values)?;
     } else {
         load_exposition(text, store)?;
     }
     Ok(LoadStats { series: store.series_count(), samples: store.sample_count() })
 }
 
-fn load_promqltest(text: &str, store: &MemStorage) -> Result<(), DataFileError> {
-    let script = Script::parse(text).map_err(|e| line_err(e.line, e.message))?;
+fn load_promqltest(text: &str, store: &MemStorage, max_values: usize) -> Result<(), DataFileError> {
+    let script = Script::parse_limited(text, max_values).map_err(|e| line_err(e.line, e.message))?;
     for cmd in &script.commands {
         match cmd {
             Command::Load(load) => apply_load(store, load).map_err(|e| line_err(load.line, e))?,

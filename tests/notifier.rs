@@ -194,3 +194,41 @@ fn rejects_bad_urls() {
     let n = Notifier::new(&["http://127.0.0.1:9093/prefix/".to_string()], opts()).unwrap();
     assert_eq!(n.alertmanagers(), vec!["http://127.0.0.1:9093/prefix/api/v2/alerts".to_string()]);
 }
+
+#[test]
+fn exposes_metrics() {
+    let n = check(
+        opts(),
+        vec![],
+        vec![alert("A", &[])],
+        &[
+            r#"[{"endsAt":"2025-11-24T16:04:00.000Z","startsAt":"2025-11-24T16:00:00.000Z","generatorURL":"http://prom.example:9090/graph?g0.expr=vector%281%29&g0.tab=1","labels":{"alertname":"A"}}]"#,
+        ],
+    );
+    let stats = n.stats();
+    let text = ferroprom::notifier::metrics_text(&stats, 10_000);
+    let url = &stats[0].url;
+    for line in [
+        format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 1"),
+        format!("prometheus_notifications_dropped_total{{alertmanager=\"{url}\"}} 0"),
+        "prometheus_notifications_queue_capacity 10000".to_string(),
+        "prometheus_notifications_alertmanagers_discovered 1".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn one_queue_per_alertmanager() {
+    let up = Server::start(vec![]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut o = opts();
+    o.max_retries = 0;
+    let n = Notifier::new(&[format!("http://127.0.0.1:{port}"), up.url.clone()], o).unwrap();
+    n.send(vec![alert("A", &[]), alert("B", &[])]);
+    assert!(n.flush(Duration::from_secs(10)));
+    let stats = n.stats();
+    assert_eq!((stats[0].sent, stats[0].dropped), (0, 2));
+    assert_eq!((stats[1].sent, stats[1].dropped), (2, 0));
+    assert_eq!(up.bodies().len(), 1);
+}

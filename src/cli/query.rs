@@ -86,20 +86,21 @@ pub fn query(args: &QueryArgs) -> ExitCode {
                 eprintln!("{w}");
             }
             match format {
-                Format::Json => match ferroprom::api::query_json(&result) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                },
+                Format::Json => {
+                    println!(
+                        "{}",
+                        ferroprom::api::success_body(&result.value, &result.warnings, &result.infos)
+                    )
+                }
                 Format::Table => print!("{}", table(&result.value)),
             }
             ExitCode::SUCCESS
         }
         Err(Failure::Query(e)) => {
             match args.format {
-                Format::Json => println!("{}", ferroprom::api::error_json(&e)),
+                Format::Json => {
+                    println!("{}", ferroprom::api::error_body(e.error_type(), &e.to_string(), &[]))
+                }
                 Format::Table => eprintln!("error: {e}"),
             }
             ExitCode::FAILURE

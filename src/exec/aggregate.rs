@@ -205,11 +205,9 @@ impl AggregateExec<'_> {
                         g.values = vec![f];
                     }
                     AggregateOp::Group => g.value = 1.0,
-                    AggregateOp::Min | AggregateOp::Max => {
-                        if s.h.is_some() {
-                            g.seen = false;
-                            self.ignored(op.as_str(), self.expr_span);
-                        }
+                    AggregateOp::Min | AggregateOp::Max if s.h.is_some() => {
+                        g.seen = false;
+                        self.ignored(op.as_str(), self.expr_span);
                     }
                     _ => {}
                 }
@@ -334,11 +332,7 @@ impl AggregateExec<'_> {
             if !g.seen {
                 *g = Group { seen: true, ..Group::default() };
                 match op {
-                    AggregateOp::LimitRatio => {
-                        if ratio_ok() {
-                            heap_push(&mut g.heap, s.clone(), &top_less);
-                        }
-                    }
+                    AggregateOp::LimitRatio if ratio_ok() => heap_push(&mut g.heap, s.clone(), &top_less),
                     AggregateOp::Limitk => g.heap.push(s.clone()),
                     AggregateOp::Topk | AggregateOp::Bottomk => {
                         if s.h.is_some() {
@@ -392,11 +386,7 @@ impl AggregateExec<'_> {
                         }
                     }
                 }
-                AggregateOp::LimitRatio => {
-                    if ratio_ok() {
-                        heap_push(&mut g.heap, s.clone(), &top_less);
-                    }
-                }
+                AggregateOp::LimitRatio if ratio_ok() => heap_push(&mut g.heap, s.clone(), &top_less),
                 _ => {}
             }
         }

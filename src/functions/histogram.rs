@@ -122,3 +122,78 @@ pub fn hist_binop(
         (None, None) => HistBinop::Unsupported,
     }
 }
+
+/// The upper bound of bucket `idx` of an exponential schema (Prometheus's `getBound`).
+fn exponential_bound(idx: i32, schema: i32) -> f64 {
+    if schema < 0 {
+        let exp = (idx as i64) << (-schema);
+        if exp >= 1024 {
+            return f64::MAX;
+        }
+        return 2f64.powi(exp as i32);
+    }
+    let frac_idx = idx & ((1 << schema) - 1);
+    let frac = 2f64.powf(frac_idx as f64 / (1 << schema) as f64 - 1.0);
+    let exp = (idx >> schema) + 1;
+    if frac == 0.5 && exp == 1025 {
+        return f64::MAX;
+    }
+    frac * 2f64.powi(exp)
+}
+
+/// The populated buckets of one side as `(index, count)`.
+fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut idx = 0i32;
+    let mut k = 0;
+    for (n, s) in spans.iter().enumerate() {
+        idx += s.offset;
+        if n > 0 {
+            // Spans after the first are relative to the end of the previous one.
+        }
+        for _ in 0..s.length {
+            if let Some(&c) = counts.get(k) {
+                out.push((idx, c));
+            }
+            idx += 1;
+            k += 1;
+        }
+    }
+    out
+}
+
+/// Prometheus's `FloatHistogram.String()`: `{count:N, sum:S, [lo,hi):c, ...}` with the
+/// negative buckets first, then the zero bucket, then the positive buckets.
+pub fn hist_string(h: &FloatHistogram) -> String {
+    use crate::model::format_go_g as g;
+    let mut out = format!("{{count:{}, sum:{}", g(h.count), g(h.sum));
+    let custom = h.uses_custom_buckets();
+    let bound = |i: i32| -> f64 {
+        if custom {
+            if i < 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i as usize).copied().unwrap_or(f64::INFINITY)
+            }
+        } else {
+            exponential_bound(i, h.schema)
+        }
+    };
+    let neg = bucket_indices(&h.negative_spans, &h.negative_buckets);
+    for &(i, c) in neg.iter().rev() {
+        if c != 0.0 {
+            out.push_str(&format!(", [{},{}):{}", g(-bound(i)), g(-bound(i - 1)), g(c)));
+        }
+    }
+    if h.zero_count != 0.0 {
+        out.push_str(&format!(", [{},{}]:{}", g(-h.zero_threshold), g(h.zero_threshold), g(h.zero_count)));
+    }
+    for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
+        if c != 0.0 {
+            let lower = if custom && i == 0 { f64::NEG_INFINITY } else { bound(i - 1) };
+            out.push_str(&format!(", ({},{}]:{}", g(lower), g(bound(i)), g(c)));
+        }
+    }
+    out.push('}');
+    out
+}

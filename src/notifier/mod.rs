@@ -71,6 +71,54 @@ pub enum NotifierError {
     Relabel(#[from] RelabelError),
 }
 
+/// The notifier's metrics in the Prometheus text exposition format (`prometheus_notifications_*`,
+/// labelled `alertmanager="<url>"`).
+pub fn metrics_text(stats: &[AlertmanagerStats], queue_capacity: usize) -> String {
+    type Metric = (&'static str, &'static str, &'static str, fn(&AlertmanagerStats) -> f64);
+    const METRICS: &[Metric] = &[
+        (
+            "prometheus_notifications_errors_total",
+            "counter",
+            "Total number of sent alerts affected by errors.",
+            |s| s.errors as f64,
+        ),
+        ("prometheus_notifications_sent_total", "counter", "Total number of alerts sent.", |s| s.sent as f64),
+        (
+            "prometheus_notifications_dropped_total",
+            "counter",
+            "Total number of alerts dropped due to errors when sending to Alertmanager.",
+            |s| s.dropped as f64,
+        ),
+        (
+            "prometheus_notifications_queue_length",
+            "gauge",
+            "The number of alert notifications in the queue.",
+            |s| s.queue_length as f64,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in METRICS {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for s in stats {
+            let url = crate::rules::api::escape_label_value(&s.url);
+            out.push_str(&format!(
+                "{name}{{alertmanager=\"{url}\"}} {}\n",
+                crate::model::format_float(value(s))
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "# HELP prometheus_notifications_queue_capacity The capacity of the alert notifications queue.\n\
+         # TYPE prometheus_notifications_queue_capacity gauge\nprometheus_notifications_queue_capacity {queue_capacity}\n"
+    ));
+    out.push_str(&format!(
+        "# HELP prometheus_notifications_alertmanagers_discovered The number of alertmanagers discovered and active.\n\
+         # TYPE prometheus_notifications_alertmanagers_discovered gauge\nprometheus_notifications_alertmanagers_discovered {}\n",
+        stats.len()
+    ));
+    out
+}
+
 /// Counters of one Alertmanager (Prometheus's `prometheus_notifications_*{alertmanager=…}`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AlertmanagerStats {

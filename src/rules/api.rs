@@ -219,3 +219,130 @@ pub fn alerts_json(groups: &[&Group]) -> String {
         .collect();
     serde_json::to_string(&Data { alerts }).unwrap_or_else(|_| "{\"alerts\":[]}".to_string())
 }
+
+/// Escapes a label value for the Prometheus text exposition format.
+pub fn escape_label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The rule manager's metrics in the Prometheus text exposition format (the counters and gauges of
+/// upstream's `prometheus_rule_*` family, labelled `rule_group="<file>;<name>"`).
+pub fn metrics_text(groups: &[&Group]) -> String {
+    type Metric = (&'static str, &'static str, &'static str, fn(&Group) -> f64);
+    const METRICS: &[Metric] = &[
+        ("prometheus_rule_evaluations_total", "counter", "The total number of rule evaluations.", |g| {
+            g.stats().evaluations as f64
+        }),
+        (
+            "prometheus_rule_evaluation_failures_total",
+            "counter",
+            "The total number of rule evaluation failures.",
+            |g| g.stats().evaluation_failures as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_total",
+            "counter",
+            "The total number of scheduled rule group evaluations, whether executed or missed.",
+            |g| g.stats().iterations as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_missed_total",
+            "counter",
+            "The total number of rule group evaluations missed due to slow rule group evaluation.",
+            |g| g.stats().iterations_missed as f64,
+        ),
+        ("prometheus_rule_group_interval_seconds", "gauge", "The interval of a rule group.", |g| {
+            g.interval() as f64 / 1000.0
+        }),
+        (
+            "prometheus_rule_group_last_evaluation_timestamp_seconds",
+            "gauge",
+            "The timestamp of the last rule group evaluation in seconds.",
+            |g| g.last_evaluation().map_or(0.0, |t| t as f64 / 1000.0),
+        ),
+        (
+            "prometheus_rule_group_last_duration_seconds",
+            "gauge",
+            "The duration of the last rule group evaluation.",
+            |g| g.evaluation_time().as_secs_f64(),
+        ),
+        (
+            "prometheus_rule_group_last_rule_duration_sum_seconds",
+            "gauge",
+            "The sum of time in seconds it took to evaluate each rule in the group regardless of concurrency.",
+            |g| g.rules().iter().map(|r| r.eval_duration().as_secs_f64()).sum(),
+        ),
+        ("prometheus_rule_group_rules", "gauge", "The number of rules.", |g| g.rules().len() as f64),
+        (
+            "prometheus_rule_group_last_evaluation_samples",
+            "gauge",
+            "The number of samples returned during the last rule group evaluation.",
+            |g| g.stats().last_samples as f64,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in METRICS {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for g in groups {
+            let key = escape_label_value(&crate::rules::group::group_key(g.file(), g.name()));
+            out.push_str(&format!(
+                "{name}{{rule_group=\"{key}\"}} {}\n",
+                crate::model::format_float(value(g))
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::Sample;
+    use crate::rules::group::{EvalEnv, GroupSpec, QueryError, RuleSpec};
+    use crate::storage::MemStorage;
+
+    #[test]
+    fn group_metrics() {
+        let spec = GroupSpec {
+            name: "g".into(),
+            file: "r\"s.yml".into(),
+            interval: 30_000,
+            query_offset: None,
+            limit: 0,
+            labels: BTreeMap::new(),
+            rules: vec![
+                RuleSpec::Recording { name: "one".into(), expr: "vector(1)".into(), labels: BTreeMap::new() },
+                RuleSpec::Recording { name: "bad".into(), expr: "nope".into(), labels: BTreeMap::new() },
+            ],
+        };
+        let mut g = Group::new(spec, &BTreeMap::new(), "", true);
+        let query = |e: &str, t: i64| -> Result<Vec<Sample>, QueryError> {
+            if e == "vector(1)" {
+                Ok(vec![Sample { labels: Labels::empty(), t, f: 1.0, h: None }])
+            } else {
+                Err(QueryError("no".into()))
+            }
+        };
+        let env = EvalEnv {
+            query: Arc::new(query),
+            store: Arc::new(MemStorage::new()),
+            notify: None,
+            resend_delay: 60_000,
+            default_query_offset: 0,
+        };
+        g.eval(0, &env);
+        let text = metrics_text(&[&g]);
+        for line in [
+            "prometheus_rule_evaluations_total{rule_group=\"r\\\"s.yml;g\"} 2",
+            "prometheus_rule_evaluation_failures_total{rule_group=\"r\\\"s.yml;g\"} 1",
+            "prometheus_rule_group_interval_seconds{rule_group=\"r\\\"s.yml;g\"} 30",
+            "prometheus_rule_group_rules{rule_group=\"r\\\"s.yml;g\"} 2",
+            "prometheus_rule_group_last_evaluation_samples{rule_group=\"r\\\"s.yml;g\"} 1",
+            "# TYPE prometheus_rule_evaluations_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+    }
+}

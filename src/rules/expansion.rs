@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node};
+use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node, PipeNode, SmolStr};
 use gotmpl::{MissingKey, Template, Value};
 
 use crate::model::format_go_g;
@@ -31,6 +31,14 @@ use crate::rules::template::{ALERT_TEMPLATE_PRELUDE, check_alert_template};
 
 /// Name of the hidden function appended to every printing action to print like Go's `fmt`.
 const PRINT_FN: &str = "__ferroprom_print";
+
+/// Name of the hidden function wrapping calls of Prometheus's functions, so that their errors carry
+/// Go's context (`template: <name>:<line>:<col>: executing "<name>" at <<command>>: …`).
+const CALL_FN: &str = "__ferroprom_call";
+
+/// Name of the hidden function every field access (`$labels.x`, `.Labels.x`) is rewritten to, so
+/// that a missing key of a label map gives `""` as Go's typed `map[string]string` does.
+const FIELD_FN: &str = "__ferroprom_field";
 
 /// A sample as templates see it: the result of `query`, an element for `first`, `label`, `value`.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,20 +169,159 @@ fn build(name: &str, text: &str, fm: gotmpl::FuncMap) -> Result<Template, Templa
     let alert = name.strip_prefix("__alert_").unwrap_or(name);
     check_alert_template(alert, text).map_err(parse_err)?;
     let mut rewritten: Vec<(String, ListNode)> = Vec::new();
+    let mut calls = CallSites { source: &full, name, functions: &fm, sites: Vec::new() };
     for tname in parsed.templates() {
         let Some(tree) = parsed.lookup(tname) else { continue };
         let mut tree = tree.clone();
+        calls.wrap_list(&mut tree);
+        rewrite_fields_in_list(&mut tree);
         add_printing(&mut tree);
         rewritten.push((tname.to_string(), tree));
     }
+    let sites = calls.sites;
+    let dispatch = fm.clone();
     let mut tmpl = Template::new(name).missing_key(MissingKey::ZeroValue).funcs(fm);
+    tmpl = tmpl.func(CALL_FN, move |args: &[Value]| {
+        let Some((Value::Int(id), rest)) = args.split_first() else {
+            return Err(gotmpl::TemplateError::Exec("bad call site".into()));
+        };
+        let Some((func, context)) = usize::try_from(*id).ok().and_then(|i| sites.get(i)) else {
+            return Err(gotmpl::TemplateError::Exec("bad call site".into()));
+        };
+        let Some(f) = dispatch.get(func.as_str()) else {
+            return Err(gotmpl::TemplateError::UndefinedFunction(func.clone()));
+        };
+        f(rest).map_err(|e| {
+            let msg = match e {
+                gotmpl::TemplateError::Exec(m) => m,
+                other => other.to_string(),
+            };
+            gotmpl::TemplateError::Exec(format!("{CONTEXT_MARK}{context}: {msg}"))
+        })
+    });
     tmpl = tmpl.func(PRINT_FN, |args: &[Value]| {
         Ok(Value::String(go_print(args.last().unwrap_or(&Value::Nil)).into()))
     });
+    tmpl = tmpl.func(FIELD_FN, field_fn);
+    tmpl = tmpl.func("index", index_fn);
     for (tname, tree) in rewritten {
         tmpl = tmpl.add_parse_tree(&tname, tree);
     }
     Ok(tmpl)
+}
+
+/// Whether `m` behaves like Go's `map[string]string`: every value is a string (an empty map too).
+fn is_string_map(m: &BTreeMap<Arc<str>, Value>) -> bool {
+    m.values().all(|v| matches!(v, Value::String(_)))
+}
+
+/// A map lookup with Go's typed-map semantics for label maps: a missing key of a string map is `""`.
+fn lookup(v: &Value, key: &str) -> Result<Value, gotmpl::TemplateError> {
+    match v {
+        Value::Map(m) => Ok(match m.get(key) {
+            Some(x) => x.clone(),
+            None if is_string_map(m) => Value::String("".into()),
+            None => Value::Nil,
+        }),
+        Value::Nil => Ok(Value::Nil),
+        other => {
+            Err(gotmpl::TemplateError::Exec(format!("can't evaluate field {key} in type {}", go_type(other))))
+        }
+    }
+}
+
+/// `__ferroprom_field BASE "f1" "f2" …`: the field chain `BASE.f1.f2`.
+fn field_fn(args: &[Value]) -> gotmpl::Result<Value> {
+    let mut cur = args.first().cloned().unwrap_or(Value::Nil);
+    for f in args.iter().skip(1) {
+        let Value::String(name) = f else { continue };
+        cur = lookup(&cur, name)?;
+    }
+    Ok(cur)
+}
+
+/// Go's `index`, with label maps answering `""` for missing keys.
+fn index_fn(args: &[Value]) -> gotmpl::Result<Value> {
+    let mut cur = arg("index", args, 0)?.clone();
+    for key in args.iter().skip(1) {
+        cur = match (&cur, key) {
+            (Value::Map(_), Value::String(k)) => lookup(&cur, k)?,
+            (Value::List(l), Value::Int(i)) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| l.get(i).cloned())
+                .ok_or(gotmpl::TemplateError::IndexOutOfRange { index: *i })?,
+            (Value::Nil, _) => return Err(func_err("index", "index of untyped nil".into())),
+            (other, k) => {
+                return Err(func_err(
+                    "index",
+                    format!("can't index item of type {} with {}", go_type(other), go_type(k)),
+                ));
+            }
+        };
+    }
+    Ok(cur)
+}
+
+fn rewrite_fields_in_list(list: &mut ListNode) {
+    for node in &mut list.nodes {
+        match node {
+            Node::List(l) => rewrite_fields_in_list(l),
+            Node::Action(a) => rewrite_fields_in_pipe(&mut a.pipe),
+            Node::If(b) | Node::With(b) | Node::Range(b) => {
+                rewrite_fields_in_pipe(&mut b.pipe);
+                rewrite_fields_in_list(&mut b.body);
+                if let Some(e) = &mut b.else_body {
+                    rewrite_fields_in_list(e);
+                }
+            }
+            Node::Template(t) => {
+                if let Some(p) = &mut t.pipe {
+                    rewrite_fields_in_pipe(p);
+                }
+            }
+            Node::Define(d) => rewrite_fields_in_list(&mut d.body),
+            Node::Text(_) | Node::Break(_) | Node::Continue(_) => {}
+        }
+    }
+}
+
+fn rewrite_fields_in_pipe(pipe: &mut PipeNode) {
+    for cmd in &mut pipe.commands {
+        for arg in &mut cmd.args {
+            rewrite_fields(arg);
+        }
+    }
+}
+
+/// Replaces a field chain on `base` by a call of [`FIELD_FN`].
+fn field_call(pos: gotmpl::parse::Pos, base: TExpr, fields: &[SmolStr]) -> TExpr {
+    let mut args = vec![TExpr::Identifier(pos, FIELD_FN.into()), base];
+    args.extend(fields.iter().map(|f| TExpr::String(pos, Arc::from(f.as_str()))));
+    TExpr::Pipe(
+        pos,
+        PipeNode { pos, decl: Vec::new(), commands: vec![CommandNode { pos, args }], is_assign: false },
+    )
+}
+
+fn rewrite_fields(e: &mut TExpr) {
+    let replacement = match e {
+        TExpr::Field(pos, fields) if !fields.is_empty() => Some(field_call(*pos, TExpr::Dot(*pos), fields)),
+        TExpr::Variable(pos, name, fields) if !fields.is_empty() => {
+            Some(field_call(*pos, TExpr::Variable(*pos, name.clone(), Vec::new()), fields))
+        }
+        TExpr::Chain(pos, inner, fields) => {
+            rewrite_fields(inner);
+            Some(field_call(*pos, (**inner).clone(), fields))
+        }
+        TExpr::Pipe(_, p) => {
+            rewrite_fields_in_pipe(p);
+            None
+        }
+        _ => None,
+    };
+    if let Some(r) = replacement {
+        *e = r;
+    }
 }
 
 /// Appends the Go-style printing function to every action that prints its result.
@@ -199,12 +346,129 @@ fn add_printing(list: &mut ListNode) {
     }
 }
 
+/// Marks an execution error that already carries Go's full context.
+const CONTEXT_MARK: &str = "\u{1}";
+
 fn exec_message(name: &str, e: &gotmpl::TemplateError) -> String {
     let msg = match e {
         gotmpl::TemplateError::Exec(m) => m.clone(),
         other => other.to_string(),
     };
-    format!("template: {name}: executing {name:?}: {msg}")
+    match msg.strip_prefix(CONTEXT_MARK) {
+        Some(full) => full.to_string(),
+        None => format!("template: {name}: executing {name:?}: {msg}"),
+    }
+}
+
+/// The calls of Prometheus's functions in a template, each rewritten to go through [`CALL_FN`] with
+/// its index here: the function name and Go's error context for the call.
+struct CallSites<'a> {
+    source: &'a str,
+    name: &'a str,
+    functions: &'a gotmpl::FuncMap,
+    sites: Vec<(String, String)>,
+}
+
+impl CallSites<'_> {
+    fn wrap_list(&mut self, list: &mut ListNode) {
+        for node in &mut list.nodes {
+            match node {
+                Node::List(l) => self.wrap_list(l),
+                Node::Action(a) => self.wrap_pipe(&mut a.pipe),
+                Node::If(b) | Node::With(b) | Node::Range(b) => {
+                    self.wrap_pipe(&mut b.pipe);
+                    self.wrap_list(&mut b.body);
+                    if let Some(e) = &mut b.else_body {
+                        self.wrap_list(e);
+                    }
+                }
+                Node::Template(t) => {
+                    if let Some(p) = &mut t.pipe {
+                        self.wrap_pipe(p);
+                    }
+                }
+                Node::Define(d) => self.wrap_list(&mut d.body),
+                Node::Text(_) | Node::Break(_) | Node::Continue(_) => {}
+            }
+        }
+    }
+
+    fn wrap_pipe(&mut self, pipe: &mut PipeNode) {
+        for cmd in &mut pipe.commands {
+            for arg in cmd.args.iter_mut().skip(1) {
+                self.wrap_expr(arg);
+            }
+            let Some(TExpr::Identifier(pos, func)) = cmd.args.first() else {
+                if let Some(first) = cmd.args.first_mut() {
+                    self.wrap_expr(first);
+                }
+                continue;
+            };
+            if !self.functions.contains_key(func.as_str()) {
+                continue;
+            }
+            let (pos, func) = (*pos, func.to_string());
+            let offset = cmd.pos.offset.min(self.source.len());
+            let line_start = self.source[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let context = format!(
+                "template: {name}:{line}:{col}: executing {name:?} at <{node}>",
+                name = self.name,
+                line = cmd.pos.line,
+                col = offset - line_start,
+                node = command_text(&self.source[offset..]),
+            );
+            let id = self.sites.len() as i64;
+            self.sites.push((func, context));
+            cmd.args[0] = TExpr::Identifier(pos, CALL_FN.into());
+            cmd.args.insert(1, TExpr::Number(pos, gotmpl::parse::Number::Int(id)));
+        }
+    }
+
+    fn wrap_expr(&mut self, e: &mut TExpr) {
+        match e {
+            TExpr::Pipe(_, p) => self.wrap_pipe(p),
+            TExpr::Chain(_, inner, _) => self.wrap_expr(inner),
+            _ => {}
+        }
+    }
+}
+
+/// The text of the command starting `rest`: up to a `|`, an unmatched `)` or the end of the action,
+/// outside quotes and parentheses; with single spaces, as Go prints a command node.
+fn command_text(rest: &str) -> String {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q == '"' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' | '\'' => quote = Some(c),
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            ')' | '|' if depth == 0 => {
+                end = i;
+                break;
+            }
+            '}' if depth == 0 && rest[i..].starts_with("}}") => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let text = rest[..end].trim_end();
+    let text = text.strip_suffix(" -").unwrap_or(text);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn func_err(func: &str, msg: String) -> gotmpl::TemplateError {
@@ -805,6 +1069,9 @@ mod tests {
             if q == "fail" {
                 return Err("boom".into());
             }
+            if q == "empty" {
+                return Ok(vec![]);
+            }
             let mut l = BTreeMap::new();
             l.insert("__name__".into(), q.to_string());
             l.insert("i".into(), "b".into());
@@ -829,6 +1096,27 @@ mod tests {
             ("{{ $labels.job }}", "node"),
             ("{{ $labels.missing }}x", "x"),
             ("{{ index $labels \"missing\" }}y", "y"),
+            ("{{ if eq $labels.severity \"critical\" }}crit{{ else }}other{{ end }}", "other"),
+            ("{{ if ne $labels.severity \"\" }}has{{ else }}none{{ end }}", "none"),
+            ("{{ len $labels.severity }}", "0"),
+            ("{{ printf \"%s!\" $labels.severity }}", "!"),
+            ("{{ index $labels \"severity\" | printf \"%q\" }}", "\"\""),
+            ("{{ eq (index $labels \"severity\") \"\" }}", "true"),
+            ("{{ .Labels.job }} {{ $.Labels.job }}", "node node"),
+            ("{{ range query \"up\" }}{{ .Labels.i }}{{ .Labels.none }}{{ end }}", "ba"),
+            ("{{ (query \"up\" | first).Labels.i }}", "b"),
+            (
+                "{{ humanize \"x\" }}",
+                "ERR error executing template __alert_Test: template: __alert_Test:1:115: executing \"__alert_Test\" at <humanize \"x\">: error calling humanize: strconv.ParseFloat: parsing \"x\": invalid syntax",
+            ),
+            (
+                "{{ $value | humanize1024 | toUpper }} {{ \"y\" | humanizeDuration }}",
+                "ERR error executing template __alert_Test: template: __alert_Test:1:159: executing \"__alert_Test\" at <humanizeDuration>: error calling humanizeDuration: strconv.ParseFloat: parsing \"y\": invalid syntax",
+            ),
+            (
+                "{{ first (query \"up\" ) | value }}{{ (query \"empty\" | first) }}",
+                "ERR error executing template __alert_Test: template: __alert_Test:1:165: executing \"__alert_Test\" at <first>: error calling first: first() called on vector with no elements",
+            ),
             ("{{ $value }}", "0.12345"),
             ("{{ $value | humanize }}", "123.5m"),
             ("{{ $value | humanizePercentage }}", "12.35%"),
@@ -843,7 +1131,7 @@ mod tests {
             ("{{ 1800 | toDuration }}", "30m0s"),
             (
                 "{{ \"one\" | humanize }}",
-                "ERR error executing template __alert_Test: template: __alert_Test: executing \"__alert_Test\": error calling humanize: strconv.ParseFloat: parsing \"one\": invalid syntax",
+                "ERR error executing template __alert_Test: template: __alert_Test:1:123: executing \"__alert_Test\" at <humanize>: error calling humanize: strconv.ParseFloat: parsing \"one\": invalid syntax",
             ),
             ("{{ $externalLabels.cluster }}", "eu1"),
             (
@@ -862,7 +1150,7 @@ mod tests {
             ("{{ range sortByLabel \"i\" (query \"up\") }}{{ label \"i\" . }}{{ end }}", "ab"),
             (
                 "{{ query \"fail\" }}",
-                "ERR error executing template __alert_Test: template: __alert_Test: executing \"__alert_Test\": error calling query: boom",
+                "ERR error executing template __alert_Test: template: __alert_Test:1:115: executing \"__alert_Test\" at <query \"fail\">: error calling query: boom",
             ),
             ("{{ now }}", "1.435065584128e+09"),
             ("{{ tableLink \"up{a=\\\"b c\\\"}\" }}", "/graph?g0.expr=up%7Ba%3D%22b+c%22%7D&g0.tab=1"),
