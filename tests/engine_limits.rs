@@ -77,3 +77,21 @@ fn cancellation() {
         "query was canceled in expression evaluation",
     );
 }
+
+#[test]
+fn max_samples_subquery_points() {
+    let engine = Engine::new(EngineOptions { max_samples: 1_000, ..EngineOptions::default() });
+    check(
+        engine.instant_query(&store(), "max_over_time(x[1h:1s])", 3_600_000),
+        "query processing would load too many samples into memory in query execution",
+    );
+}
+
+#[test]
+fn timeout_in_a_long_subquery() {
+    let engine = Engine::new(EngineOptions { timeout: Some(Duration::ZERO), ..EngineOptions::default() });
+    check(
+        engine.instant_query(&store(), "max_over_time(vector(1)[1y:1ms])", 0),
+        "query timed out in expression evaluation",
+    );
+}

@@ -241,6 +241,8 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
         "histogram_count" => element(ElementFn::HistogramCount, 0..0)?,
         "histogram_sum" => element(ElementFn::HistogramSum, 0..0)?,
         "histogram_avg" => element(ElementFn::HistogramAvg, 0..0)?,
+        "histogram_stddev" => element(ElementFn::HistogramStddev, 0..0)?,
+        "histogram_stdvar" => element(ElementFn::HistogramStdvar, 0..0)?,
         "timestamp" => match c.args.first() {
             Some(Node::VectorSelector(sel)) => {
                 Box::new(VectorSelectorOp::new(ctx, sel.clone(), grid, SelectMode::Timestamp))

@@ -40,6 +40,10 @@ pub(crate) enum ElementFn {
     HistogramSum,
     /// `histogram_avg`.
     HistogramAvg,
+    /// `histogram_stddev`.
+    HistogramStddev,
+    /// `histogram_stdvar`.
+    HistogramStdvar,
     /// No output (`start_timestamp` of an expression, which has no start timestamps).
     Nothing,
 }
@@ -90,12 +94,18 @@ impl Operator for ElementOp<'_> {
                         (Some(h), ElementFn::HistogramCount) => h.count,
                         (Some(h), ElementFn::HistogramSum) => h.sum,
                         (Some(h), ElementFn::HistogramAvg) => h.sum / h.count,
+                        (Some(h), ElementFn::HistogramStddev) => crate::functions::hist_variance(h).sqrt(),
+                        (Some(h), ElementFn::HistogramStdvar) => crate::functions::hist_variance(h),
                         (_, ElementFn::Nothing) => return None,
                         (_, ElementFn::Timestamp) => t as f64 / 1000.0,
                         (Some(_), _) => return None,
                         (
                             None,
-                            ElementFn::HistogramCount | ElementFn::HistogramSum | ElementFn::HistogramAvg,
+                            ElementFn::HistogramCount
+                            | ElementFn::HistogramSum
+                            | ElementFn::HistogramAvg
+                            | ElementFn::HistogramStddev
+                            | ElementFn::HistogramStdvar,
                         ) => {
                             return None;
                         }

@@ -108,10 +108,18 @@ pub(crate) fn materialize_with_st<'a>(
             let meta = op.series()?;
             let mut data: Vec<Series> =
                 meta.iter().map(|m| Series { labels: m.labels.clone(), ..Series::default() }).collect();
+            // The subquery's points are held in memory until the outer function is done: they count
+            // against the sample limit while being collected.
             let mut total = 0i64;
             while let Some(batch) = op.next()? {
+                ctx.limits.check()?;
+                let n: i64 = batch.iter().map(|s| s.samples.len() as i64).sum();
+                total += n;
+                if let Err(e) = ctx.limits.add(n) {
+                    ctx.limits.add(-total)?;
+                    return Err(e);
+                }
                 for step in batch {
-                    total += step.samples.len() as i64;
                     for s in step.samples {
                         let series = &mut data[s.id as usize];
                         match s.h {
@@ -121,7 +129,6 @@ pub(crate) fn materialize_with_st<'a>(
                     }
                 }
             }
-            ctx.limits.add(total)?;
             ctx.limits.add(-total)?;
             Ok((meta.to_vec(), data, Vec::new()))
         }

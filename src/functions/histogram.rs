@@ -327,3 +327,27 @@ pub fn hist_quantile(q: f64, h: &FloatHistogram) -> (f64, Option<bool>) {
     }
     (-(log_upper + (log_lower - log_upper) * (1.0 - fraction)).exp2(), note)
 }
+
+/// The estimated variance of the observations of a native histogram (Prometheus's
+/// `histogramVariance`): bucket midpoints (geometric for exponential buckets, arithmetic for
+/// custom ones, 0 in the zero bucket) weighted by bucket counts, summed with Kahan compensation.
+pub fn hist_variance(h: &FloatHistogram) -> f64 {
+    let mean = h.sum / h.count;
+    let (mut variance, mut c) = (0.0, 0.0);
+    for b in all_buckets(h) {
+        if b.count == 0.0 {
+            continue;
+        }
+        let val = if h.uses_custom_buckets() {
+            (b.upper + b.lower) / 2.0
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
+            0.0
+        } else {
+            let v = (b.upper * b.lower).sqrt();
+            if b.upper < 0.0 { -v } else { v }
+        };
+        let delta = val - mean;
+        (variance, c) = crate::functions::kahan_inc(b.count * delta * delta, variance, c);
+    }
+    (variance + c) / h.count
+}

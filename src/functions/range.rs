@@ -304,7 +304,22 @@ impl RangeFn {
                     return Ok(RangeOutput::None);
                 }
                 if floats.is_empty() {
-                    return Err(unsupported(self));
+                    let mut acc = (*hists[0].h).clone();
+                    for p in &hists[1..] {
+                        if acc.add(&p.h).is_err() {
+                            notes.push((
+                                true,
+                                format!(
+                                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric_name:?}"
+                                ),
+                            ));
+                            return Ok(RangeOutput::None);
+                        }
+                    }
+                    if self == AvgOverTime {
+                        acc = crate::functions::hist_div(&acc, hists.len() as f64);
+                    }
+                    return Ok(RangeOutput::Histogram(Arc::new(acc)));
                 }
                 if self == SumOverTime {
                     let (mut sum, mut c) = (0.0, 0.0);
