@@ -214,8 +214,15 @@ fn parse_value(s: &str) -> Option<f64> {
 fn parse_sample_line(l: &str, openmetrics: bool) -> Result<(Labels, i64, f64), String> {
     let end = metric_end(l)?;
     let metric = &l[..end];
-    let desc = parse_series_desc(metric).map_err(|e| format!("bad metric {metric:?}: {}", e.message))?;
-    if desc.labels.is_empty() {
+    let labels = match simple_metric(metric) {
+        Some(pairs) => Labels::from_pairs(pairs),
+        None => {
+            let desc =
+                parse_series_desc(metric).map_err(|e| format!("bad metric {metric:?}: {}", e.message))?;
+            Labels::from_pairs(desc.labels)
+        }
+    };
+    if labels.is_empty() {
         return Err(format!("bad metric {metric:?}: no name and no labels"));
     }
     let rest = l[end..].split(" # ").next().unwrap_or("");
@@ -236,7 +243,56 @@ fn parse_sample_line(l: &str, openmetrics: bool) -> Result<(Labels, i64, f64), S
     } else {
         ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?} (milliseconds expected)"))?
     };
-    Ok((Labels::from_pairs(desc.labels), t, v))
+    Ok((labels, t, v))
+}
+
+/// The common case read without the full series grammar: `name` or `name{a="b",c="d"}` with
+/// legacy names and values without backslashes. `None` sends anything else to the full parser.
+fn simple_metric(m: &str) -> Option<Vec<(&str, &str)>> {
+    let is_name_char = |c: u8, first: bool, colon: bool| {
+        c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (!first && c.is_ascii_digit())
+    };
+    let b = m.as_bytes();
+    let mut i = 0;
+    while i < b.len() && is_name_char(b[i], i == 0, true) {
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut pairs = vec![("__name__", &m[..i])];
+    if i == b.len() {
+        return Some(pairs);
+    }
+    if b[i] != b'{' || b[b.len() - 1] != b'}' {
+        return None;
+    }
+    i += 1;
+    let end = b.len() - 1;
+    while i < end {
+        let start = i;
+        while i < end && is_name_char(b[i], i == start, false) {
+            i += 1;
+        }
+        if i == start || b.get(i) != Some(&b'=') || b.get(i + 1) != Some(&b'"') {
+            return None;
+        }
+        let name = &m[start..i];
+        let vstart = i + 2;
+        let vend = vstart + m[vstart..end].find('"')?;
+        let value = &m[vstart..vend];
+        if value.contains('\\') || pairs.iter().any(|(n, _)| *n == name) {
+            return None;
+        }
+        pairs.push((name, value));
+        i = vend + 1;
+        match b.get(i) {
+            Some(b',') => i += 1,
+            _ if i == end => {}
+            _ => return None,
+        }
+    }
+    Some(pairs)
 }
 
 #[cfg(test)]
@@ -249,6 +305,20 @@ mod tests {
         let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
         let got = store.select(&[m], &SelectHints::range(i64::MIN, i64::MAX)).unwrap();
         got.iter().flat_map(|s| s.floats.t.iter().copied().zip(s.floats.f.iter().copied())).collect()
+    }
+
+    #[test]
+    fn simple_metrics() {
+        assert_eq!(simple_metric("up"), Some(vec![("__name__", "up")]));
+        assert_eq!(
+            simple_metric(r#"a:b{x="1",y=""}"#),
+            Some(vec![("__name__", "a:b"), ("x", "1"), ("y", "")])
+        );
+        assert_eq!(simple_metric(r#"a{x="1",}"#), Some(vec![("__name__", "a"), ("x", "1")]));
+        for m in [r#"{x="1"}"#, r#"a{x="\n"}"#, r#"a{x="1" }"#, r#"a{"x"="1"}"#, r#"a{x="1",x="2"}"#, "a{}x"]
+        {
+            assert_eq!(simple_metric(m), None, "{m}");
+        }
     }
 
     #[test]

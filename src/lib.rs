@@ -24,3 +24,8 @@ pub mod plan;
 pub mod promqltest;
 pub mod rules;
 pub mod storage;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

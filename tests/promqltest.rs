@@ -109,6 +109,30 @@ mod selector_engine {
         QueryOutput { value, warnings: Vec::new(), infos: Vec::new() }
     }
 
+    /// `fail_with{msg="X"}` fails with X; `warn_with{msg="X"}` / `info_with{msg="X"}` return an
+    /// empty vector with the annotation `PromQL warning: X (1:1)` / `PromQL info: X (1:1)`.
+    fn special(expr: &str, matrix: bool) -> Option<Result<QueryOutput, String>> {
+        let sel = expr.split(" @ ").next().unwrap_or(expr);
+        let desc = parse_series_desc(sel).ok()?;
+        let get = |n: &str| desc.labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let msg = get("msg").unwrap_or_default();
+        let empty = if matrix { Value::Matrix(Vec::new()) } else { Value::Vector(Vec::new()) };
+        match get("__name__")?.as_str() {
+            "fail_with" => Some(Err(msg)),
+            "warn_with" => Some(Ok(QueryOutput {
+                value: empty,
+                warnings: vec![format!("PromQL warning: {msg} (1:1)")],
+                infos: Vec::new(),
+            })),
+            "info_with" => Some(Ok(QueryOutput {
+                value: empty,
+                warnings: Vec::new(),
+                infos: vec![format!("PromQL info: {msg} (1:1)")],
+            })),
+            _ => None,
+        }
+    }
+
     impl QueryEngine for SelectorEngine {
         fn parse(&self, expr: &str) -> Result<Expr, String> {
             let span = Span::new(0, expr.len());
@@ -137,6 +161,9 @@ mod selector_engine {
         }
 
         fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
+            if let Some(r) = special(expr, false) {
+                return r;
+            }
             eval(storage, expr, t).map(output)
         }
 
@@ -148,6 +175,9 @@ mod selector_engine {
             end: i64,
             step: i64,
         ) -> Result<QueryOutput, String> {
+            if let Some(r) = special(expr, true) {
+                return r;
+            }
             let mut series: Vec<Series> = Vec::new();
             let mut t = start;
             while t <= end {
@@ -205,4 +235,20 @@ fn runner_failure_texts() {
         .collect();
     let want: Vec<&str> = expected.lines().collect();
     assert_eq!(got, want);
+}
+
+/// Expectations on errors and annotations that hold (`testdata/promqltest-runner/passes.test`).
+#[test]
+fn runner_passing_expectations() {
+    use ferroprom::promqltest::{RunOptions, run_text};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promqltest-runner");
+    let text = std::fs::read_to_string(dir.join("passes.test")).unwrap();
+    let report = run_text("passes.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert_eq!(report.passed(), 11);
 }

@@ -99,7 +99,15 @@ pub fn query(args: &QueryArgs) -> ExitCode {
         Err(Failure::Query(e)) => {
             match args.format {
                 Format::Json => {
-                    println!("{}", ferroprom::api::error_body(e.error_type(), &e.to_string(), &[]))
+                    // As Prometheus's API handlers: errors creating the query (parse errors, a
+                    // range query of a range vector, ...) are an invalid "query" parameter.
+                    let msg = match &e {
+                        QueryError::Parse(_) | QueryError::Invalid(_) => {
+                            format!("invalid parameter \"query\": {e}")
+                        }
+                        _ => e.to_string(),
+                    };
+                    println!("{}", ferroprom::api::error_body(e.error_type(), &msg, &[]))
                 }
                 Format::Table => eprintln!("error: {e}"),
             }

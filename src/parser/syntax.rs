@@ -221,8 +221,22 @@ impl<'a> Parser<'a> {
         t.text(self.input)
     }
 
+    /// Records an error. When the token after the construct (upstream's lookahead) is a lexical
+    /// error, upstream has usually read it, and so reported it, before acting on the construct:
+    /// the lexical error goes first.
     fn error(&mut self, start: usize, end: usize, message: impl Into<String>) {
+        self.lex_error_first();
         self.errors.push(RawError { message: message.into(), start, end });
+    }
+
+    /// Records the lexical error once, if the current token is one.
+    fn lex_error_first(&mut self) {
+        let t = self.cur();
+        if t.kind == Kind::Error
+            && let Some(msg) = self.lex_error.take()
+        {
+            self.errors.push(RawError { message: msg, start: t.start, end: t.end });
+        }
     }
 
     fn error_at(&mut self, span: Span, message: impl Into<String>) {
@@ -234,8 +248,7 @@ impl<'a> Parser<'a> {
     fn unexpected(&mut self, context: &str, expected: &str) -> Abort {
         let t = self.cur();
         if t.kind == Kind::Error {
-            let msg = self.lex_error.clone().unwrap_or_default();
-            self.error(t.start, t.end, msg);
+            self.lex_error_first();
             return Abort;
         }
         let mut msg = format!("unexpected {}", t.describe(self.input));
@@ -247,7 +260,7 @@ impl<'a> Parser<'a> {
             msg.push_str(", expected ");
             msg.push_str(expected);
         }
-        self.error(t.start, t.start + (t.end - t.start), msg);
+        self.error(t.start, t.end, msg);
         Abort
     }
 
@@ -576,9 +589,8 @@ impl<'a> Parser<'a> {
                 }
                 if self.kind() == Kind::Error {
                     // Upstream's parser sees the end of input after the comma.
-                    let abort = self.unexpected("", "");
                     self.error(comma.start, comma.end, "trailing commas not allowed in function call args");
-                    return Err(abort);
+                    return Err(Abort);
                 }
             }
         }
