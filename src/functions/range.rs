@@ -361,6 +361,9 @@ impl RangeFn {
             }
             Changes | Resets => {
                 if !hists.is_empty() {
+                    if self == Changes && !args.anchored {
+                        return Ok(f(changes_mixed(floats, hists)));
+                    }
                     return Err(unsupported(self));
                 }
                 let mut floats = floats;
@@ -438,6 +441,36 @@ impl RangeFn {
             _ => Ok(RangeOutput::None),
         }
     }
+}
+
+/// `changes` over a window holding native histograms (and possibly floats): a switch between a
+/// float and a histogram is a change, two histograms change when they are not equal.
+fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
+    let (mut i, mut j) = (0, 0);
+    let mut prev: Option<(Option<f64>, Option<&FloatHistogram>)> = None;
+    let mut n = 0;
+    while i < floats.len() || j < hists.len() {
+        let take_float = j >= hists.len() || (i < floats.len() && floats[i].t < hists[j].t);
+        let cur = if take_float {
+            i += 1;
+            (Some(floats[i - 1].f), None)
+        } else {
+            j += 1;
+            (None, Some(&*hists[j - 1].h))
+        };
+        if let Some(p) = prev {
+            let changed = match (p, cur) {
+                ((Some(a), None), (Some(b), None)) => b != a && !(a.is_nan() && b.is_nan()),
+                ((None, Some(a)), (None, Some(b))) => !crate::functions::hist_equals(b, a),
+                _ => true,
+            };
+            if changed {
+                n += 1;
+            }
+        }
+        prev = Some(cur);
+    }
+    n as f64
 }
 
 fn not_gauge(name: &str) -> Note {
