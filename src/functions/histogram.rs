@@ -351,3 +351,50 @@ pub fn hist_variance(h: &FloatHistogram) -> f64 {
     }
     (variance + c) / h.count
 }
+
+/// Prometheus's `FloatHistogram.DetectReset`: whether `cur` follows a counter reset after
+/// `prev`. `None` when deciding needs a schema or zero-threshold conversion not implemented yet.
+pub fn hist_detect_reset(cur: &FloatHistogram, prev: &FloatHistogram) -> Option<bool> {
+    match cur.counter_reset_hint {
+        CounterResetHint::CounterReset => return Some(true),
+        CounterResetHint::NotCounterReset => return Some(false),
+        _ => {}
+    }
+    if cur.count < prev.count {
+        return Some(true);
+    }
+    if cur.uses_custom_buckets() {
+        if !prev.uses_custom_buckets() {
+            return Some(true);
+        }
+        if cur.custom_values != prev.custom_values {
+            return None;
+        }
+    }
+    if cur.schema > prev.schema {
+        return Some(true);
+    }
+    if cur.zero_threshold < prev.zero_threshold {
+        return Some(true);
+    }
+    if cur.zero_threshold != prev.zero_threshold || cur.schema != prev.schema {
+        return None;
+    }
+    if cur.zero_count < prev.zero_count {
+        return Some(true);
+    }
+    for (cs, cb, ps, pb) in [
+        (&cur.positive_spans, &cur.positive_buckets, &prev.positive_spans, &prev.positive_buckets),
+        (&cur.negative_spans, &cur.negative_buckets, &prev.negative_spans, &prev.negative_buckets),
+    ] {
+        let curr = bucket_indices(cs, cb);
+        for (idx, pc) in bucket_indices(ps, pb) {
+            let cc = curr.iter().find(|(i, _)| *i == idx).map_or(0.0, |(_, c)| *c);
+            let present = curr.iter().any(|(i, _)| *i == idx);
+            if (present && cc < pc) || (!present && pc != 0.0) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
+}

@@ -14,7 +14,8 @@ mod range;
 pub use binop::{btos, scalar_binop, vector_elem_binop};
 pub use date::{DateFn, date_value};
 pub use histogram::{
-    HistBinop, hist_binop, hist_div, hist_equals, hist_mul, hist_quantile, hist_string, hist_variance,
+    HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
+    hist_variance,
 };
 pub use kahan::kahan_inc;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::functions::hist_detect_reset;
 use crate::functions::kahan::kahan_inc;
 use crate::functions::quantile::quantile;
 use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint};
@@ -339,6 +340,10 @@ impl RangeFn {
                     if self == Delta && !args.anchored && !args.smoothed {
                         return histogram_delta(hists, args, metric_name, notes);
                     }
+                    if !args.anchored && !args.smoothed {
+                        return histogram_rate(hists, args, self == Rate, metric_name, notes)
+                            .ok_or_else(|| unsupported(self));
+                    }
                     return Err(unsupported(self));
                 }
                 if args.anchored || args.smoothed {
@@ -471,6 +476,107 @@ fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
         prev = Some(cur);
     }
     n as f64
+}
+
+fn not_counter(name: &str) -> Note {
+    (true, format!("this native histogram metric is not a counter: {name:?}"))
+}
+
+/// `rate`/`increase` of native counter histograms (Prometheus's `histogramRate` plus the
+/// extrapolation of `extrapolatedRate`). `None` when the window needs schema or zero-threshold
+/// conversions not implemented yet.
+fn histogram_rate(
+    hists: &[HPoint],
+    args: &RangeArgs,
+    is_rate: bool,
+    name: &str,
+    notes: &mut Vec<Note>,
+) -> Option<RangeOutput> {
+    if hists.len() < 2 {
+        return Some(RangeOutput::None);
+    }
+    let first = &hists[0];
+    let last = &hists[hists.len() - 1];
+    let mut local: Vec<Note> = Vec::new();
+    if first.h.counter_reset_hint == CounterResetHint::Gauge
+        || last.h.counter_reset_hint == CounterResetHint::Gauge
+    {
+        local.push(not_counter(name));
+    }
+    let mut prev: FloatHistogram = (*first.h).clone();
+    let second = &hists[1].h;
+    if hist_detect_reset(second, &prev)? {
+        prev = FloatHistogram {
+            schema: second.schema,
+            custom_values: second.custom_values.clone(),
+            ..FloatHistogram::default()
+        };
+    }
+    let custom = prev.uses_custom_buckets();
+    if last.h.uses_custom_buckets() != custom {
+        notes.push(mixed_schemas(name));
+        return Some(RangeOutput::None);
+    }
+    let min_schema = last.h.schema.min(prev.schema);
+    for p in &hists[1..hists.len() - 1] {
+        if p.h.counter_reset_hint == CounterResetHint::Gauge {
+            local.push(not_counter(name));
+        }
+        if p.h.uses_custom_buckets() != custom {
+            notes.push(mixed_schemas(name));
+            return Some(RangeOutput::None);
+        }
+        if p.h.schema < min_schema {
+            return None;
+        }
+    }
+    if last.h.schema != min_schema {
+        return None;
+    }
+    let mut h = (*last.h).clone();
+    if h.sub(&prev).is_err() {
+        notes.push(mixed_schemas(name));
+        return Some(RangeOutput::None);
+    }
+    let mut before: &FloatHistogram = &prev;
+    for p in &hists[1..] {
+        if hist_detect_reset(&p.h, before)? && h.add(before).is_err() {
+            notes.push(mixed_schemas(name));
+            return Some(RangeOutput::None);
+        }
+        before = &p.h;
+    }
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    h.compact(0);
+    for n in local {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    let n_minus_one = (hists.len() - 1) as f64;
+    let mut to_start = (first.t - args.range_start) as f64 / 1000.0;
+    let mut to_end = (args.range_end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled / n_minus_one;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    let mut to_zero = to_start;
+    if h.count > 0.0 && first.h.count >= 0.0 {
+        to_zero = sampled * (first.h.count / h.count);
+    }
+    if to_zero < to_start {
+        to_start = to_zero;
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = if sampled != 0.0 { (sampled + to_start + to_end) / sampled } else { 1.0 };
+    if is_rate {
+        factor /= args.range as f64 / 1000.0;
+    }
+    Some(RangeOutput::Histogram(Arc::new(crate::functions::hist_mul(&h, factor))))
 }
 
 fn not_gauge(name: &str) -> Note {
