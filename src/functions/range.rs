@@ -357,6 +357,9 @@ impl RangeFn {
                         return Ok(histogram_idelta(hists, metric_name, notes));
                     }
                     if floats.is_empty() {
+                        return histogram_irate(hists, metric_name, notes).ok_or_else(|| unsupported(self));
+                    }
+                    if floats.is_empty() {
                         return Err(unsupported(self));
                     }
                     notes.push(mixed_warning(metric_name));
@@ -368,6 +371,9 @@ impl RangeFn {
                 if !hists.is_empty() {
                     if self == Changes && !args.anchored {
                         return Ok(f(changes_mixed(floats, hists)));
+                    }
+                    if self == Resets && !args.anchored && sts.is_empty() {
+                        return resets_mixed(floats, hists).map(f).ok_or_else(|| unsupported(self));
                     }
                     return Err(unsupported(self));
                 }
@@ -476,6 +482,61 @@ fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
         prev = Some(cur);
     }
     n as f64
+}
+
+/// `irate` of native counter histograms: the last two, divided by their distance in seconds.
+fn histogram_irate(hists: &[HPoint], name: &str, notes: &mut Vec<Note>) -> Option<RangeOutput> {
+    if hists.len() < 2 {
+        return Some(RangeOutput::None);
+    }
+    let (prev, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
+    let interval = last.t - prev.t;
+    if interval == 0 {
+        return Some(RangeOutput::None);
+    }
+    if last.h.counter_reset_hint == CounterResetHint::Gauge
+        || prev.h.counter_reset_hint == CounterResetHint::Gauge
+    {
+        notes.push(not_counter(name));
+    }
+    let mut h = (*last.h).clone();
+    if !hist_detect_reset(&last.h, &prev.h)? && h.sub(&prev.h).is_err() {
+        notes.push(mixed_schemas(name));
+        return Some(RangeOutput::None);
+    }
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    h.compact(0);
+    Some(RangeOutput::Histogram(Arc::new(crate::functions::hist_div(&h, interval as f64 / 1000.0))))
+}
+
+/// `resets` over a window holding native histograms: a switch between a float and a histogram
+/// counts, as do float decreases and histogram counter resets.
+fn resets_mixed(floats: &[FPoint], hists: &[HPoint]) -> Option<f64> {
+    let (mut i, mut j) = (0, 0);
+    let mut prev: Option<(Option<f64>, Option<&FloatHistogram>)> = None;
+    let mut n = 0;
+    while i < floats.len() || j < hists.len() {
+        let take_float = j >= hists.len() || (i < floats.len() && floats[i].t < hists[j].t);
+        let cur = if take_float {
+            i += 1;
+            (Some(floats[i - 1].f), None)
+        } else {
+            j += 1;
+            (None, Some(&*hists[j - 1].h))
+        };
+        if let Some(p) = prev {
+            let reset = match (p, cur) {
+                ((Some(a), None), (Some(b), None)) => b < a,
+                ((None, Some(a)), (None, Some(b))) => hist_detect_reset(b, a)?,
+                _ => true,
+            };
+            if reset {
+                n += 1;
+            }
+        }
+        prev = Some(cur);
+    }
+    Some(n as f64)
 }
 
 fn not_counter(name: &str) -> Note {
