@@ -24,3 +24,4 @@ pub mod plan;
 pub mod promqltest;
 pub mod rules;
 pub mod storage;
+pub mod unittest;
