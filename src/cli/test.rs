@@ -73,9 +73,16 @@ pub fn test_rules(args: &TestArgs) -> ExitCode {
         }
     }
     opts.rule_parse_options = parse;
-    if let Some(missing) = rules.files.iter().find(|f| !f.exists()) {
-        eprintln!("ferroprom: error: path '{}' does not exist, try --help", missing.display());
-        return ExitCode::from(1);
+    // promtool (kingpin's ExistingFiles) refuses missing paths and directories before running.
+    for f in &rules.files {
+        if !f.exists() {
+            eprintln!("ferroprom: error: path '{}' does not exist, try --help", f.display());
+            return ExitCode::from(1);
+        }
+        if f.is_dir() {
+            eprintln!("ferroprom: error: '{}' is a directory, try --help", f.display());
+            return ExitCode::from(1);
+        }
     }
     let report = match run(&rules.files, &opts) {
         Ok(r) => r,

@@ -44,6 +44,7 @@ pub mod format;
 mod jsondiff;
 pub mod junit;
 mod lazy_loader;
+mod plain_values;
 
 use std::collections::BTreeMap;
 use std::fmt;
