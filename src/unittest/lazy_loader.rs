@@ -44,7 +44,7 @@ impl LazyLoader {
             None => parse_script(&text)?,
         };
         let series = series
-            .into_iter()
+            .into_par_iter()
             .map(|s| {
                 let samples =
                     s.samples(interval).into_iter().map(|(t, _, v)| (t.saturating_add(start), v)).collect();
