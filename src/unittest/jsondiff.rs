@@ -14,6 +14,29 @@ struct Tags {
     removed: (&'static str, &'static str),
     changed: (&'static str, &'static str),
     separator: &'static str,
+    /// Close and reopen a tag around every line break (colours), as jsondiff does, so that each
+    /// line stands alone.
+    per_line: bool,
+}
+
+/// `text` inside a tag.
+fn wrap(tag: (&str, &str), text: &str, per_line: bool) -> String {
+    if !per_line {
+        return format!("{}{text}{}", tag.0, tag.1);
+    }
+    let lines: Vec<String> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                format!("{}{line}", tag.0)
+            } else {
+                let body = line.trim_start_matches(' ');
+                format!("{}{}{body}", &line[..line.len() - body.len()], tag.0)
+            }
+        })
+        .collect();
+    format!("{}{}", lines.join(&format!("{}\n", tag.1)), tag.1)
 }
 
 const CONSOLE: Tags = Tags {
@@ -21,6 +44,7 @@ const CONSOLE: Tags = Tags {
     removed: ("\x1b[0;31m", "\x1b[0m"),
     changed: ("\x1b[0;33m", "\x1b[0m"),
     separator: " => ",
+    per_line: true,
 };
 
 const PLAIN: Tags = Tags {
@@ -28,6 +52,7 @@ const PLAIN: Tags = Tags {
     removed: ("{\"prop-removed\":", "}"),
     changed: ("{\"changed\":[", "]}"),
     separator: ", ",
+    per_line: false,
 };
 
 const INDENT: &str = "    ";
@@ -132,11 +157,9 @@ fn write_diff(out: &mut String, a: &Value, b: &Value, level: usize, t: &Tags) {
                 match (x.get(i), y.get(i)) {
                     (Some(va), Some(vb)) => write_diff(out, va, vb, level + 1, t),
                     (Some(va), None) => {
-                        let _ = write!(out, "{}{}{}", t.removed.0, pretty(va, level + 1), t.removed.1);
+                        out.push_str(&wrap(t.removed, &pretty(va, level + 1), t.per_line));
                     }
-                    (None, Some(vb)) => {
-                        let _ = write!(out, "{}{}{}", t.added.0, pretty(vb, level + 1), t.added.1);
-                    }
+                    (None, Some(vb)) => out.push_str(&wrap(t.added, &pretty(vb, level + 1), t.per_line)),
                     (None, None) => {}
                 }
                 out.push_str(if i + 1 < n { ",\n" } else { "\n" });
@@ -167,6 +190,13 @@ mod tests {
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             annotations: vec![],
         }
+    }
+
+    #[test]
+    fn colours_reopen_on_every_line() {
+        let d =
+            diff_alerts(&[], &[alert(&[("alertname", "A")]), alert(&[("alertname", "B")])], true).unwrap();
+        assert!(d.contains("\x1b[0;32m{\x1b[0m\n        \x1b[0;32m\"Annotations\": {},\x1b[0m"), "{d:?}");
     }
 
     #[test]
