@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::model::Labels;
+use crate::model::{Labels, STALE_NAN};
 use crate::parser::series::{SequenceValue, parse_series_desc};
 use crate::promqltest::{Command, LoadSeries, LoadValue, Script};
 use crate::rules::duration::format_duration;
@@ -46,8 +46,18 @@ impl LazyLoader {
         let series = series
             .into_par_iter()
             .map(|s| {
-                let samples =
-                    s.samples(interval).into_iter().map(|(t, _, v)| (t.saturating_add(start), v)).collect();
+                let mut samples = Vec::with_capacity(s.values.len());
+                for (i, v) in s.values.into_iter().enumerate() {
+                    let t = start.saturating_add((i as i64).saturating_mul(interval));
+                    match v {
+                        SequenceValue::Omitted => {}
+                        SequenceValue::Float(f) => samples.push((t, LoadValue::Float(f))),
+                        SequenceValue::Stale => samples.push((t, LoadValue::Float(STALE_NAN))),
+                        SequenceValue::Histogram { histogram, .. } => {
+                            samples.push((t, LoadValue::Histogram(Arc::new(*histogram))))
+                        }
+                    }
+                }
                 PendingSeries { labels: s.labels, samples, next: 0 }
             })
             .collect();

@@ -44,8 +44,9 @@ fn count(s: &str) -> Option<usize> {
 
 /// Reads the values part of a series line, or `None` when it is not in the plain subset.
 pub(crate) fn parse_plain_values(text: &str) -> Option<Vec<SequenceValue>> {
-    let mut out = Vec::new();
-    for item in text.split([' ', '\t']).filter(|s| !s.is_empty()) {
+    let items = text.split([' ', '\t']).filter(|s| !s.is_empty());
+    let mut out = Vec::with_capacity(items.clone().count());
+    for item in items {
         match item {
             "_" => out.push(SequenceValue::Omitted),
             "stale" => out.push(SequenceValue::Stale),
