@@ -29,7 +29,7 @@ use hashbrown::HashMap;
 
 use crate::model::Labels;
 use crate::parser::series::parse_series_desc;
-use crate::promqltest::{Command, Script, apply_load};
+use crate::promqltest::{Command, DEFAULT_MAX_VALUES, Script, apply_load};
 use crate::storage::MemStorage;
 
 /// A data file that could not be loaded.
@@ -77,18 +77,28 @@ pub fn load_file(path: &Path) -> Result<MemStorage, DataFileError> {
 
 /// Reads data text (either format) into `store`.
 pub fn load_text(text: &str, store: &MemStorage) -> Result<LoadStats, DataFileError> {
+    load_text_limited(text, store, DEFAULT_MAX_VALUES)
+}
+
+/// Like [`load_text`], with a bound on the values promqltest load text may expand to (see
+/// [`Script::parse_limited`]); exposition text needs none (one sample per line).
+pub fn load_text_limited(
+    text: &str,
+    store: &MemStorage,
+    max_values: usize,
+) -> Result<LoadStats, DataFileError> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
     let is_load = first.is_some_and(|l| l.to_ascii_lowercase().starts_with("load"));
     if is_load {
-        load_promqltest(text, store)?;
+        load_promqltest(text, store, max_values)?;
     } else {
         load_exposition(text, store)?;
     }
     Ok(LoadStats { series: store.series_count(), samples: store.sample_count() })
 }
 
-fn load_promqltest(text: &str, store: &MemStorage) -> Result<(), DataFileError> {
-    let script = Script::parse(text).map_err(|e| line_err(e.line, e.message))?;
+fn load_promqltest(text: &str, store: &MemStorage, max_values: usize) -> Result<(), DataFileError> {
+    let script = Script::parse_limited(text, max_values).map_err(|e| line_err(e.line, e.message))?;
     for cmd in &script.commands {
         match cmd {
             Command::Load(load) => apply_load(store, load).map_err(|e| line_err(load.line, e))?,
@@ -204,8 +214,15 @@ fn parse_value(s: &str) -> Option<f64> {
 fn parse_sample_line(l: &str, openmetrics: bool) -> Result<(Labels, i64, f64), String> {
     let end = metric_end(l)?;
     let metric = &l[..end];
-    let desc = parse_series_desc(metric).map_err(|e| format!("bad metric {metric:?}: {}", e.message))?;
-    if desc.labels.is_empty() {
+    let labels = match simple_metric(metric) {
+        Some(pairs) => Labels::from_pairs(pairs),
+        None => {
+            let desc =
+                parse_series_desc(metric).map_err(|e| format!("bad metric {metric:?}: {}", e.message))?;
+            Labels::from_pairs(desc.labels)
+        }
+    };
+    if labels.is_empty() {
         return Err(format!("bad metric {metric:?}: no name and no labels"));
     }
     let rest = l[end..].split(" # ").next().unwrap_or("");
@@ -226,7 +243,56 @@ fn parse_sample_line(l: &str, openmetrics: bool) -> Result<(Labels, i64, f64), S
     } else {
         ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?} (milliseconds expected)"))?
     };
-    Ok((Labels::from_pairs(desc.labels), t, v))
+    Ok((labels, t, v))
+}
+
+/// The common case read without the full series grammar: `name` or `name{a="b",c="d"}` with
+/// legacy names and values without backslashes. `None` sends anything else to the full parser.
+fn simple_metric(m: &str) -> Option<Vec<(&str, &str)>> {
+    let is_name_char = |c: u8, first: bool, colon: bool| {
+        c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (!first && c.is_ascii_digit())
+    };
+    let b = m.as_bytes();
+    let mut i = 0;
+    while i < b.len() && is_name_char(b[i], i == 0, true) {
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut pairs = vec![("__name__", &m[..i])];
+    if i == b.len() {
+        return Some(pairs);
+    }
+    if b[i] != b'{' || b[b.len() - 1] != b'}' {
+        return None;
+    }
+    i += 1;
+    let end = b.len() - 1;
+    while i < end {
+        let start = i;
+        while i < end && is_name_char(b[i], i == start, false) {
+            i += 1;
+        }
+        if i == start || b.get(i) != Some(&b'=') || b.get(i + 1) != Some(&b'"') {
+            return None;
+        }
+        let name = &m[start..i];
+        let vstart = i + 2;
+        let vend = vstart + m[vstart..end].find('"')?;
+        let value = &m[vstart..vend];
+        if value.contains('\\') || pairs.iter().any(|(n, _)| *n == name) {
+            return None;
+        }
+        pairs.push((name, value));
+        i = vend + 1;
+        match b.get(i) {
+            Some(b',') => i += 1,
+            _ if i == end => {}
+            _ => return None,
+        }
+    }
+    Some(pairs)
 }
 
 #[cfg(test)]
@@ -239,6 +305,20 @@ mod tests {
         let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
         let got = store.select(&[m], &SelectHints::range(i64::MIN, i64::MAX)).unwrap();
         got.iter().flat_map(|s| s.floats.t.iter().copied().zip(s.floats.f.iter().copied())).collect()
+    }
+
+    #[test]
+    fn simple_metrics() {
+        assert_eq!(simple_metric("up"), Some(vec![("__name__", "up")]));
+        assert_eq!(
+            simple_metric(r#"a:b{x="1",y=""}"#),
+            Some(vec![("__name__", "a:b"), ("x", "1"), ("y", "")])
+        );
+        assert_eq!(simple_metric(r#"a{x="1",}"#), Some(vec![("__name__", "a"), ("x", "1")]));
+        for m in [r#"{x="1"}"#, r#"a{x="\n"}"#, r#"a{x="1" }"#, r#"a{"x"="1"}"#, r#"a{x="1",x="2"}"#, "a{}x"]
+        {
+            assert_eq!(simple_metric(m), None, "{m}");
+        }
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct EngineOptions {
     pub max_steps: usize,
     /// Run the plan optimiser (default on).
     pub optimize: bool,
+    /// Use samples' start timestamps to detect counter resets and starts
+    /// (Prometheus's `UseStartTimestamps`; default off).
+    pub use_start_timestamps: bool,
 }
 
 impl Default for EngineOptions {
@@ -69,6 +72,7 @@ impl Default for EngineOptions {
             no_step_subquery_interval: Duration::from_secs(60),
             max_steps: 11_000,
             optimize: true,
+            use_start_timestamps: false,
         }
     }
 }
@@ -267,6 +271,7 @@ impl Engine {
             storage,
             lookback: params.lookback,
             delayed_name_removal: self.opts.delayed_name_removal,
+            use_start_timestamps: self.opts.use_start_timestamps,
             limits: &limits,
             annotations: &annotations,
             parallelism: &self.parallelism,
@@ -443,6 +448,7 @@ impl EngineOptions {
             max_samples: 10_000,
             timeout: Some(Duration::from_secs(100)),
             delayed_name_removal: true,
+            use_start_timestamps: true,
             parser: ParseOptions::all_features(),
             ..EngineOptions::default()
         }

@@ -25,3 +25,8 @@ pub mod promqltest;
 pub mod rules;
 pub mod storage;
 pub mod unittest;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -14,12 +14,12 @@ fn promqltest_command() {
     check(
         &["promqltest", "testdata/promql/runner.test"],
         0,
-        "runner.test      10       0      10\n10 passed, 0 failed\n",
+        "runner.test      12       0      12\n12 passed, 0 failed\n",
     );
     check(
         &["promqltest", "testdata/promqltest-runner/failures.test"],
         1,
-        "failures.test       0      10      10\n0 passed, 10 failed\n",
+        "failures.test       3      18      21\n3 passed, 18 failed\n",
     );
     check(&["promqltest", "does-not-exist.test"], 2, "");
 }

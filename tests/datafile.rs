@@ -51,3 +51,24 @@ fn data_files() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every input of the `datafile` fuzz target (`testdata/fuzz/datafile/`) loads or fails cleanly.
+#[test]
+fn fuzz_inputs_do_not_panic() {
+    use ferroprom::datafile::load_text_limited;
+    use ferroprom::promqltest::Script;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/datafile");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.ends_with("README.md") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let Ok(text) = std::str::from_utf8(&data) else { continue };
+        let outcome = std::panic::catch_unwind(|| {
+            let _ = Script::parse_limited(text, 1_000_000);
+            let _ = load_text_limited(text, &MemStorage::new(), 1_000_000);
+        });
+        assert!(outcome.is_ok(), "{}: panicked", path.display());
+    }
+}

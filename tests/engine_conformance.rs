@@ -29,8 +29,8 @@ fn all_files() -> Vec<PathBuf> {
     files
 }
 
-fn run_all(threads: usize) -> Vec<FileReport> {
-    let engine = Engine::new(EngineOptions { threads, ..EngineOptions::promqltest() });
+fn run_all(threads: usize, optimize: bool) -> Vec<FileReport> {
+    let engine = Engine::new(EngineOptions { threads, optimize, ..EngineOptions::promqltest() });
     all_files()
         .iter()
         .map(|f| {
@@ -82,9 +82,9 @@ fn failures(reports: &[FileReport]) -> BTreeMap<String, String> {
     out
 }
 
-fn check(threads: usize) {
-    let reports = run_all(threads);
-    eprintln!("threads={threads}\n{}", summary(&reports));
+fn check(threads: usize, optimize: bool) {
+    let reports = run_all(threads, optimize);
+    eprintln!("threads={threads} optimize={optimize}\n{}", summary(&reports));
     let actual = failures(&reports);
     let expected = read_expected();
     if std::env::var_os("UPDATE_EXPECT").is_some() {
@@ -118,10 +118,15 @@ fn check(threads: usize) {
 
 #[test]
 fn corpus_single_thread() {
-    check(1);
+    check(1, true);
 }
 
 #[test]
 fn corpus_parallel() {
-    check(4);
+    check(4, true);
+}
+
+#[test]
+fn corpus_without_optimizer() {
+    check(1, false);
 }

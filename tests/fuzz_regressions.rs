@@ -5,7 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{parse_check, root, roundtrip_check};
+use support::{eval_check, parse_check, root, roundtrip_check};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = root().join("testdata/fuzz").join(target);
@@ -42,4 +42,12 @@ fn roundtrip_inputs_round_trip() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn eval_inputs_do_not_panic() {
+    for (path, data) in inputs("eval") {
+        let outcome = std::panic::catch_unwind(|| eval_check::check_bytes(&data));
+        assert!(outcome.is_ok(), "{}: evaluation panicked", path.display());
+    }
 }

@@ -41,12 +41,37 @@ fn expected_failures() -> BTreeMap<u64, String> {
         .collect()
 }
 
+/// Whether every error upstream reports (message and byte range, in order) is reported; `None`
+/// when the case lists no errors or lists them by repetition.
+fn all_errors_match(case: &Value, err: &ferroprom::parser::ParseError) -> Option<bool> {
+    let want = case["errors"].as_array()?;
+    if want.iter().any(|e| e.get("repeat").is_some()) {
+        return None;
+    }
+    let want: Vec<(String, u64, u64)> = want
+        .iter()
+        .map(|e| {
+            (
+                e["msg"].as_str().unwrap_or("").to_string(),
+                e["start"].as_u64().unwrap_or(0),
+                e["end"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let got: Vec<(String, u64, u64)> =
+        err.errors.iter().map(|d| (d.message.clone(), d.span.start as u64, d.span.end as u64)).collect();
+    Some(got == want)
+}
+
 /// Checks one testExpr case; `Err` describes the mismatch. `exact` is set when the first error
-/// message matched exactly.
-fn check(case: &Value, exact: &mut bool) -> Result<(), String> {
+/// message matched exactly, `all` when every error (with its range) matched.
+fn check(case: &Value, exact: &mut bool, all: &mut Option<bool>) -> Result<(), String> {
     let input = case["input"].as_str().ok_or("no input")?;
     let fail = case["fail"].as_bool().unwrap_or(false);
     let got = parse_with(input, &options());
+    if let Err(e) = &got {
+        *all = all_errors_match(case, e);
+    }
     match (fail, got) {
         (false, Ok(_)) => Ok(()),
         (false, Err(e)) => Err(format!("rejected: {e}")),
@@ -85,6 +110,7 @@ fn upstream_parser_cases() {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let known = expected_failures();
     let (mut total, mut failing, mut with_msg, mut exact_msgs) = (0, 0, 0, 0);
+    let (mut with_errors, mut all_errors) = (0, 0);
     let mut problems = Vec::new();
     let mut seen_known = Vec::new();
     for line in text.lines() {
@@ -95,7 +121,12 @@ fn upstream_parser_cases() {
             "testExpr" => {
                 total += 1;
                 let mut exact = false;
-                let r = check(&case, &mut exact);
+                let mut all = None;
+                let r = check(&case, &mut exact, &mut all);
+                if let Some(all) = all {
+                    with_errors += 1;
+                    all_errors += usize::from(all);
+                }
                 if case["errMsg"].is_string() {
                     with_msg += 1;
                     exact_msgs += usize::from(exact);
@@ -138,7 +169,8 @@ fn upstream_parser_cases() {
         }
     }
     println!(
-        "parser cases: {total} run, {failing} failing ({} expected); error messages matching exactly: {exact_msgs}/{with_msg}",
+        "parser cases: {total} run, {failing} failing ({} expected); first error message matching exactly: \
+         {exact_msgs}/{with_msg}; every error with its range: {all_errors}/{with_errors}",
         known.len()
     );
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));

@@ -91,3 +91,18 @@ fn run_cases() {
     println!("own parser cases: {n} run, {} failing", problems.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Every error is kept, in upstream's order, with its span, line and column.
+#[test]
+fn every_error_is_kept() {
+    let err = parse_with("1 or on(bar)\n foo", &ParseOptions::default()).expect_err("must fail");
+    let got: Vec<(String, usize, usize, usize, usize)> =
+        err.errors.iter().map(|d| (d.message.clone(), d.span.start, d.span.end, d.line, d.column)).collect();
+    assert_eq!(
+        got,
+        [
+            ("vector matching only allowed between instant vectors".to_string(), 0, 17, 1, 1),
+            ("set operator \"or\" not allowed in binary scalar expression".to_string(), 0, 17, 1, 1),
+        ]
+    );
+}

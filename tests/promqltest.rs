@@ -109,6 +109,30 @@ mod selector_engine {
         QueryOutput { value, warnings: Vec::new(), infos: Vec::new() }
     }
 
+    /// `fail_with{msg="X"}` fails with X; `warn_with{msg="X"}` / `info_with{msg="X"}` return an
+    /// empty vector with the annotation `PromQL warning: X (1:1)` / `PromQL info: X (1:1)`.
+    fn special(expr: &str, matrix: bool) -> Option<Result<QueryOutput, String>> {
+        let sel = expr.split(" @ ").next().unwrap_or(expr);
+        let desc = parse_series_desc(sel).ok()?;
+        let get = |n: &str| desc.labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let msg = get("msg").unwrap_or_default();
+        let empty = if matrix { Value::Matrix(Vec::new()) } else { Value::Vector(Vec::new()) };
+        match get("__name__")?.as_str() {
+            "fail_with" => Some(Err(msg)),
+            "warn_with" => Some(Ok(QueryOutput {
+                value: empty,
+                warnings: vec![format!("PromQL warning: {msg} (1:1)")],
+                infos: Vec::new(),
+            })),
+            "info_with" => Some(Ok(QueryOutput {
+                value: empty,
+                warnings: Vec::new(),
+                infos: vec![format!("PromQL info: {msg} (1:1)")],
+            })),
+            _ => None,
+        }
+    }
+
     impl QueryEngine for SelectorEngine {
         fn parse(&self, expr: &str) -> Result<Expr, String> {
             let span = Span::new(0, expr.len());
@@ -137,6 +161,9 @@ mod selector_engine {
         }
 
         fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
+            if let Some(r) = special(expr, false) {
+                return r;
+            }
             eval(storage, expr, t).map(output)
         }
 
@@ -148,6 +175,9 @@ mod selector_engine {
             end: i64,
             step: i64,
         ) -> Result<QueryOutput, String> {
+            if let Some(r) = special(expr, true) {
+                return r;
+            }
             let mut series: Vec<Series> = Vec::new();
             let mut t = start;
             while t <= end {
@@ -207,146 +237,18 @@ fn runner_failure_texts() {
     assert_eq!(got, want);
 }
 
-mod engine_under_test {
-    //! The real engine, configured as upstream's test engine (`NewTestEngine`).
-
-    use std::time::Duration;
-
-    use ferroprom::engine::{Engine, EngineOptions};
-    use ferroprom::parser::{Expr, ParseOptions, parse_with};
-    use ferroprom::promqltest::{QueryEngine, QueryOutput};
-    use ferroprom::storage::Storage;
-
-    pub struct TestEngine(pub Engine);
-
-    impl TestEngine {
-        pub fn new(threads: usize) -> TestEngine {
-            TestEngine(Engine::new(EngineOptions {
-                lookback_delta: Duration::from_secs(300),
-                max_samples: 10_000,
-                timeout: Some(Duration::from_secs(100)),
-                threads,
-                enable_at_modifier: true,
-                enable_negative_offset: true,
-                delayed_name_removal: true,
-                parser: ParseOptions::all_features(),
-                no_step_subquery_interval: Duration::from_secs(60),
-                ..EngineOptions::default()
-            }))
-        }
-    }
-
-    impl QueryEngine for TestEngine {
-        fn parse(&self, expr: &str) -> Result<Expr, String> {
-            parse_with(expr, &self.0.options().parser).map_err(|e| e.to_string())
-        }
-
-        fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
-            self.0
-                .instant_query(storage, expr, t)
-                .map(|r| QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
-                .map_err(|e| e.to_string())
-        }
-
-        fn range_query(
-            &self,
-            storage: &dyn Storage,
-            expr: &str,
-            start: i64,
-            end: i64,
-            step: i64,
-        ) -> Result<QueryOutput, String> {
-            self.0
-                .range_query(storage, expr, start, end, step)
-                .map(|r| QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
-                .map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// One line of the expected-failures list: `file:line<TAB>reason`.
-fn expected_failures(path: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (key, reason) = l.split_once('\t').unwrap_or((l, ""));
-            (key.to_string(), reason.to_string())
-        })
-        .collect()
-}
-
-/// The first line of a failure, shortened, as the list records it.
-fn short_reason(failure: &str) -> String {
-    let first = failure.lines().next().unwrap_or("");
-    let mut s: String = first.chars().take(200).collect();
-    if first.chars().count() > 200 {
-        s.push('…');
-    }
-    s
-}
-
-/// Every upstream script and every script of `testdata/promql/`, against the real engine with 1
-/// and 4 threads. The evals that fail must be exactly those listed in
-/// `testdata/promql/expected-failures.txt` (`file:line<TAB>reason`); set `FERROPROM_BLESS=1` to
-/// rewrite the list from the current results.
+/// Expectations on errors and annotations that hold (`testdata/promqltest-runner/passes.test`).
 #[test]
-fn conformance() {
-    use ferroprom::promqltest::{FileReport, RunOptions, run_text, summary};
-    let files: Vec<PathBuf> = test_files(&corpus_dir()).into_iter().chain(test_files(&own_dir())).collect();
-    assert!(!files.is_empty());
-    let list_path = own_dir().join("expected-failures.txt");
-    let listed = expected_failures(&list_path);
-    let mut problems = Vec::new();
-    let mut blessed: Option<Vec<String>> = None;
-    for threads in [1, 4] {
-        let engine = engine_under_test::TestEngine::new(threads);
-        let reports: Vec<FileReport> = files
-            .iter()
-            .map(|f| {
-                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let text = std::fs::read_to_string(f).unwrap();
-                run_text(&name, &text, &engine, &RunOptions::default())
-            })
-            .collect();
-        eprintln!("threads = {threads}\n{}", summary(&reports));
-        let failing: Vec<(String, String)> = reports
-            .iter()
-            .flat_map(|r| {
-                r.outcomes.iter().filter_map(move |o| {
-                    o.failure.as_ref().map(|f| (format!("{}:{}", r.name, o.line), short_reason(f)))
-                })
-            })
-            .collect();
-        if blessed.is_none() {
-            blessed = Some(failing.iter().map(|(k, r)| format!("{k}\t{r}")).collect());
-        }
-        for (key, reason) in &failing {
-            if !listed.iter().any(|(k, _)| k == key) {
-                problems.push(format!("threads={threads}: {key} fails and is not listed: {reason}"));
-            }
-        }
-        for (key, _) in &listed {
-            if !failing.iter().any(|(k, _)| k == key) {
-                problems
-                    .push(format!("threads={threads}: {key} is listed but passes: remove it from the list"));
-            }
-        }
-    }
-    if std::env::var_os("FERROPROM_BLESS").is_some()
-        && let Some(lines) = blessed
-    {
-        let mut text = String::from(
-            "# Evals of the promqltest scripts that do not pass yet: file:line<TAB>reason (first line).\n\
-             # Checked by tests/promqltest.rs (conformance); regenerate with FERROPROM_BLESS=1.\n",
-        );
-        for l in lines {
-            text.push_str(&l);
-            text.push('\n');
-        }
-        std::fs::write(&list_path, text).unwrap();
-        return;
-    }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+fn runner_passing_expectations() {
+    use ferroprom::promqltest::{RunOptions, run_text};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promqltest-runner");
+    let text = std::fs::read_to_string(dir.join("passes.test")).unwrap();
+    let report = run_text("passes.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert_eq!(report.passed(), 11);
 }

@@ -325,10 +325,10 @@ impl<R: Rng> Gen<'_, R> {
     }
 
     fn duration_literal(&mut self) -> DurationExpr {
-        if self.chance(50) {
-            if let Expr::Number(n) = self.duration_number() {
-                return DurationExpr::Number(n);
-            }
+        if self.chance(50)
+            && let Expr::Number(n) = self.duration_number()
+        {
+            return DurationExpr::Number(n);
         }
         let value = self.pick(&[0.0, 1.0, 2.0, 10.0, 60.0, 0.5, 1.5, 3600.0, 7.25]);
         DurationExpr::Number(NumberLiteral { value, duration: false, span: S })
@@ -411,7 +411,7 @@ impl<R: Rng> Gen<'_, R> {
     fn subquery(&mut self, depth: u32) -> Expr {
         // The inner expression must bind tighter than the brackets.
         let inner = match self.below(4) {
-            0 => Expr::VectorSelector(self.vector_selector(false)),
+            0 => Expr::VectorSelector(self.vector_selector(true)),
             1 => self.call(ValueType::Vector, depth.saturating_sub(1)),
             2 => self.aggregate(depth.saturating_sub(1)),
             _ => self.paren(ValueType::Vector, depth.saturating_sub(1)),
@@ -451,9 +451,12 @@ impl<R: Rng> Gen<'_, R> {
     fn binary(&mut self, ty: ValueType, depth: u32) -> Expr {
         use BinaryOp::*;
         let ops: &[BinaryOp] = if ty == ValueType::Scalar {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte]
+            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower]
         } else {
-            &[Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, And, Or, Unless]
+            &[
+                Add, Sub, Mul, Div, Mod, Pow, Atan2, Eql, Neq, Gtr, Lss, Gte, Lte, TrimUpper, TrimLower, And,
+                Or, Unless,
+            ]
         };
         let op = self.pick(ops);
         let (lt, rt) = if ty == ValueType::Scalar {
@@ -656,14 +659,16 @@ fn duration_operand(e: DurationExpr, op: BinaryOp, side: Side) -> DurationExpr {
 
 #[test]
 fn random_trees_round_trip() {
+    // `ROUNDTRIP_CASES` and `ROUNDTRIP_DEPTH` make longer runs by hand.
+    let env =
+        |name: &str, default: u32| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let mut runner = TestRunner::new(Config {
-        cases: std::env::var("ROUNDTRIP_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2000),
+        cases: env("ROUNDTRIP_CASES", 2000),
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&Trees { depth: 4 }, |e| {
-        check_tree(&e).map_err(|msg| proptest::test_runner::TestCaseError::fail(msg))
-    });
+    let trees = Trees { depth: env("ROUNDTRIP_DEPTH", 4) };
+    let result = runner.run(&trees, |e| check_tree(&e).map_err(proptest::test_runner::TestCaseError::fail));
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -5,6 +5,7 @@ mod check;
 mod expr;
 mod promqltest;
 mod query;
+mod run;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Print the plan of an expression.
     Explain(query::ExplainArgs),
+    /// Evaluate rule groups continuously, send their alerts to Alertmanagers and serve the rules API.
+    Run(run::RunArgs),
 }
 
 /// Runs the parsed command line.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check_rules(&args),
         Command::Query(args) => query::query(&args),
         Command::Explain(args) => query::explain(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -3,13 +3,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use ferroprom::engine::{Engine, EngineOptions};
-use ferroprom::parser::{Expr, ParseOptions, parse_with};
-use ferroprom::promqltest::{FileReport, QueryEngine, QueryOutput, RunOptions, run_text, summary};
-use ferroprom::storage::Storage;
+use ferroprom::promqltest::{FileReport, RunOptions, run_text, summary};
 
 /// Arguments of `promqltest`.
 #[derive(Debug, Args)]
@@ -25,45 +22,8 @@ pub struct PromqltestArgs {
     verbose: bool,
 }
 
-/// The engine with the options upstream's promqltest engine uses.
-struct TestEngine(Engine);
-
-impl QueryEngine for TestEngine {
-    fn parse(&self, expr: &str) -> Result<Expr, String> {
-        parse_with(expr, &self.0.options().parser).map_err(|e| e.to_string())
-    }
-
-    fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
-        let r = self.0.instant_query(storage, expr, t).map_err(|e| e.to_string())?;
-        Ok(QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
-    }
-
-    fn range_query(
-        &self,
-        storage: &dyn Storage,
-        expr: &str,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> Result<QueryOutput, String> {
-        let r = self.0.range_query(storage, expr, start, end, step).map_err(|e| e.to_string())?;
-        Ok(QueryOutput { value: r.value, warnings: r.warnings, infos: r.infos })
-    }
-}
-
 pub fn run(args: &PromqltestArgs) -> ExitCode {
-    let engine = TestEngine(Engine::new(EngineOptions {
-        lookback_delta: Duration::from_secs(300),
-        max_samples: 10_000,
-        timeout: Some(Duration::from_secs(100)),
-        threads: args.threads.max(1),
-        enable_at_modifier: true,
-        enable_negative_offset: true,
-        delayed_name_removal: true,
-        parser: ParseOptions::all_features(),
-        no_step_subquery_interval: Duration::from_secs(60),
-        ..EngineOptions::default()
-    }));
+    let engine = Engine::new(EngineOptions { threads: args.threads.max(1), ..EngineOptions::promqltest() });
     let mut reports: Vec<FileReport> = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();

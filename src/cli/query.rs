@@ -86,20 +86,29 @@ pub fn query(args: &QueryArgs) -> ExitCode {
                 eprintln!("{w}");
             }
             match format {
-                Format::Json => match ferroprom::api::query_json(&result) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                },
+                Format::Json => {
+                    println!(
+                        "{}",
+                        ferroprom::api::success_body(&result.value, &result.warnings, &result.infos)
+                    )
+                }
                 Format::Table => print!("{}", table(&result.value)),
             }
             ExitCode::SUCCESS
         }
         Err(Failure::Query(e)) => {
             match args.format {
-                Format::Json => println!("{}", ferroprom::api::error_json(&e)),
+                Format::Json => {
+                    // As Prometheus's API handlers: errors creating the query (parse errors, a
+                    // range query of a range vector, ...) are an invalid "query" parameter.
+                    let msg = match &e {
+                        QueryError::Parse(_) | QueryError::Invalid(_) => {
+                            format!("invalid parameter \"query\": {e}")
+                        }
+                        _ => e.to_string(),
+                    };
+                    println!("{}", ferroprom::api::error_body(e.error_type(), &msg, &[]))
+                }
                 Format::Table => eprintln!("error: {e}"),
             }
             ExitCode::FAILURE

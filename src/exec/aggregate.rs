@@ -49,6 +49,9 @@ struct Group {
     values: Vec<f64>,
     heap: Vec<Sample>,
     complete: bool,
+    has_float: bool,
+    hist: Option<crate::model::FloatHistogram>,
+    incompatible: bool,
 }
 
 impl AggregateExec<'_> {
@@ -178,11 +181,62 @@ impl AggregateExec<'_> {
             let g = &mut groups[self.group_of[s.id as usize] as usize];
             let f = s.f;
             let drop = in_meta.is_some_and(|m| m[s.id as usize].drop_name);
-            if s.h.is_some() && matches!(op, AggregateOp::Sum | AggregateOp::Avg) {
-                return Err(EvalError::Unsupported(format!(
-                    "{} over native histograms (native histogram evaluation)",
-                    op.as_str()
-                )));
+            if matches!(op, AggregateOp::Sum | AggregateOp::Avg) {
+                match &s.h {
+                    Some(h) => {
+                        if !g.seen {
+                            *g = Group { seen: true, drop_name: drop, count: 1.0, ..Group::default() };
+                            g.hist = Some((**h).clone());
+                        } else {
+                            g.count += 1.0;
+                            g.drop_name |= drop;
+                            if g.incompatible {
+                                continue;
+                            }
+                            match g.hist.as_mut() {
+                                Some(acc) => {
+                                    if acc.add(h).is_err() {
+                                        g.incompatible = true;
+                                        let name = in_meta
+                                            .and_then(|m| {
+                                                m[s.id as usize].labels.get(crate::model::METRIC_NAME)
+                                            })
+                                            .unwrap_or("")
+                                            .to_string();
+                                        self.ctx.annotate(Annotation::warning(
+                                            format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                                            self.expr_span,
+                                        ));
+                                    }
+                                }
+                                None => g.hist = Some((**h).clone()),
+                            }
+                        }
+                        continue;
+                    }
+                    None => {
+                        if g.seen && !g.has_float {
+                            // The group so far held only histograms.
+                            g.has_float = true;
+                            g.value = f;
+                            g.mean = f;
+                            g.count += 1.0;
+                            continue;
+                        }
+                        if !g.seen {
+                            *g = Group {
+                                seen: true,
+                                value: f,
+                                mean: f,
+                                count: 1.0,
+                                drop_name: drop,
+                                has_float: true,
+                                ..Group::default()
+                            };
+                            continue;
+                        }
+                    }
+                }
             }
             if !g.seen {
                 *g = Group { seen: true, value: f, mean: f, count: 1.0, drop_name: drop, ..Group::default() };
@@ -205,11 +259,9 @@ impl AggregateExec<'_> {
                         g.values = vec![f];
                     }
                     AggregateOp::Group => g.value = 1.0,
-                    AggregateOp::Min | AggregateOp::Max => {
-                        if s.h.is_some() {
-                            g.seen = false;
-                            self.ignored(op.as_str(), self.expr_span);
-                        }
+                    AggregateOp::Min | AggregateOp::Max if s.h.is_some() => {
+                        g.seen = false;
+                        self.ignored(op.as_str(), self.expr_span);
                     }
                     _ => {}
                 }
@@ -281,6 +333,26 @@ impl AggregateExec<'_> {
             if !g.seen {
                 continue;
             }
+            if matches!(op, AggregateOp::Sum | AggregateOp::Avg) && g.hist.is_some() {
+                if g.has_float {
+                    self.ctx.annotate(Annotation::warning(
+                        "encountered a mix of histograms and floats for aggregation",
+                        self.expr_span,
+                    ));
+                    continue;
+                }
+                if g.incompatible {
+                    continue;
+                }
+                if let Some(mut h) = g.hist.take() {
+                    if op == AggregateOp::Avg {
+                        h = crate::functions::hist_div(&h, g.count);
+                    }
+                    h.compact(0);
+                    out.push(Sample { id: gid as u32, f: 0.0, h: Some(Arc::new(h)) });
+                }
+                continue;
+            }
             let v = match op {
                 AggregateOp::Avg => {
                     if g.incremental {
@@ -334,11 +406,7 @@ impl AggregateExec<'_> {
             if !g.seen {
                 *g = Group { seen: true, ..Group::default() };
                 match op {
-                    AggregateOp::LimitRatio => {
-                        if ratio_ok() {
-                            heap_push(&mut g.heap, s.clone(), &top_less);
-                        }
-                    }
+                    AggregateOp::LimitRatio if ratio_ok() => heap_push(&mut g.heap, s.clone(), &top_less),
                     AggregateOp::Limitk => g.heap.push(s.clone()),
                     AggregateOp::Topk | AggregateOp::Bottomk => {
                         if s.h.is_some() {
@@ -392,11 +460,7 @@ impl AggregateExec<'_> {
                         }
                     }
                 }
-                AggregateOp::LimitRatio => {
-                    if ratio_ok() {
-                        heap_push(&mut g.heap, s.clone(), &top_less);
-                    }
-                }
+                AggregateOp::LimitRatio if ratio_ok() => heap_push(&mut g.heap, s.clone(), &top_less),
                 _ => {}
             }
         }

@@ -322,10 +322,12 @@ impl<'a> VectorVectorOp<'a> {
             (l, r, &st.lhs_meta, &st.rhs_meta, &st.lhs_sig, &st.rhs_sig)
         };
         // The "one" side by signature.
-        let mut one_by_sig: HashMap<u32, &Sample> = HashMap::new();
-        for s in &one {
+        let n_sigs = st.sig_labels.len();
+        let mut one_at: Vec<u32> = vec![NONE; n_sigs];
+        for (k, s) in one.iter().enumerate() {
             let sig = one_sig[s.id as usize];
-            if let Some(prev) = one_by_sig.get(&sig) {
+            if one_at[sig as usize] != NONE {
+                let prev = &one[one_at[sig as usize] as usize];
                 let side = if swap { "left" } else { "right" };
                 let (mut a, mut b) = (
                     one_meta[s.id as usize].labels.to_string(),
@@ -339,11 +341,11 @@ impl<'a> VectorVectorOp<'a> {
                     "found duplicate series for the match group {matched} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
                 )));
             }
-            one_by_sig.insert(sig, s);
+            one_at[sig as usize] = k as u32;
         }
-        let mut matched: (HashSet<u32>, HashMap<u32, HashSet<u32>>) = (HashSet::new(), HashMap::new());
-        let mut out = Vec::new();
-        type Matched = (HashSet<u32>, HashMap<u32, HashSet<u32>>);
+        let mut matched: (Vec<bool>, HashMap<u32, HashSet<u32>>) = (vec![false; n_sigs], HashMap::new());
+        let mut out = Vec::with_capacity(many.len());
+        type Matched = (Vec<bool>, HashMap<u32, HashSet<u32>>);
         type Operand<'x> = (u32, f64, Option<&'x Arc<crate::model::FloatHistogram>>);
         let do_op = |ms: Operand<'_>,
                      os: Operand<'_>,
@@ -384,7 +386,7 @@ impl<'a> VectorVectorOp<'a> {
             }
             let id = st.out_of.get(&(ms.0, os.0)).copied().unwrap_or(0);
             if m.card == Cardinality::OneToOne {
-                if !matched_one.insert(sig) {
+                if std::mem::replace(&mut matched_one[sig as usize], true) {
                     return Err(EvalError::msg(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     ));
@@ -401,7 +403,8 @@ impl<'a> VectorVectorOp<'a> {
         };
         for s in &many {
             let sig = many_sig[s.id as usize];
-            match one_by_sig.get(&sig) {
+            let at = one_at[sig as usize];
+            match (at != NONE).then(|| &one[at as usize]) {
                 Some(o) => {
                     do_op((s.id, s.f, s.h.as_ref()), (o.id, o.f, o.h.as_ref()), sig, &mut out, &mut matched)?;
                 }
@@ -416,7 +419,7 @@ impl<'a> VectorVectorOp<'a> {
             for o in &one {
                 let sig = one_sig[o.id as usize];
                 let done = if m.card == Cardinality::OneToOne {
-                    matched.0.contains(&sig)
+                    matched.0[sig as usize]
                 } else {
                     matched.1.get(&sig).is_some_and(|s| !s.is_empty())
                 };

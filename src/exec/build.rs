@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::exec::aggregate::AggregateExec;
 use crate::exec::binary::{ScalarBinaryOp, VectorScalarOp, VectorVectorOp};
 use crate::exec::call::{
-    AbsentOp, DateNowOp, ElementFn, ElementOp, HistogramQuantileOp, Relabel, RelabelOp, SortBy, SortOp,
-    absent_labels,
+    AbsentOp, ClassicHistogramOp, ClassicMode, DateNowOp, ElementFn, ElementOp, Relabel, RelabelOp, SortBy,
+    SortOp, absent_labels,
 };
 use crate::exec::count_values::CountValuesOp;
 use crate::exec::labels_ops::name_dropped;
@@ -193,6 +193,8 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             func_name: name,
             arg_span: c.arg_spans.get(idx).copied().unwrap_or(c.span),
             data: Vec::new(),
+            sts: Vec::new(),
+            use_start_timestamps: ctx.use_start_timestamps,
             meta: None,
             next_step: 0,
         }));
@@ -239,11 +241,19 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
         "histogram_count" => element(ElementFn::HistogramCount, 0..0)?,
         "histogram_sum" => element(ElementFn::HistogramSum, 0..0)?,
         "histogram_avg" => element(ElementFn::HistogramAvg, 0..0)?,
+        "histogram_stddev" => element(ElementFn::HistogramStddev, 0..0)?,
+        "histogram_stdvar" => element(ElementFn::HistogramStdvar, 0..0)?,
         "timestamp" => match c.args.first() {
             Some(Node::VectorSelector(sel)) => {
                 Box::new(VectorSelectorOp::new(ctx, sel.clone(), grid, SelectMode::Timestamp))
             }
             _ => element(ElementFn::Timestamp, 0..0)?,
+        },
+        "start_timestamp" => match c.args.first() {
+            Some(Node::VectorSelector(sel)) => {
+                Box::new(VectorSelectorOp::new(ctx, sel.clone(), grid, SelectMode::StartTimestamp))
+            }
+            _ => element(ElementFn::Nothing, 0..0)?,
         },
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
             if grid.start != grid.end {
@@ -264,6 +274,24 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             let rule = Relabel::new(name, &strings(&c.args[1..]))?;
             Box::new(RelabelOp { child: arg(0)?, rule, mapping: Vec::new(), meta: None })
         }
+        "info" => {
+            let (at, offset) =
+                c.args.first().and_then(crate::exec::info::first_selector_time).unwrap_or((None, 0));
+            let label_selector = match c.args.get(1) {
+                Some(Node::VectorSelector(s)) => Some(s.matchers.clone()),
+                _ => None,
+            };
+            Box::new(crate::exec::info::InfoOp {
+                ctx,
+                child: arg(0)?,
+                label_selector,
+                at,
+                offset,
+                grid,
+                meta: None,
+                batches: Default::default(),
+            })
+        }
         "absent" => {
             let labels = match c.args.first() {
                 Some(Node::VectorSelector(sel)) => absent_labels(&sel.matchers),
@@ -271,16 +299,39 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             };
             Box::new(AbsentOp { child: arg(0)?, labels })
         }
-        "histogram_quantile" => Box::new(HistogramQuantileOp {
-            ctx,
-            q: arg(0)?,
-            child: arg(1)?,
-            q_span: c.arg_spans.first().copied().unwrap_or(c.span),
-            arg_span: c.arg_spans.get(1).copied().unwrap_or(c.span),
-            input: Vec::new(),
-            in_meta: None,
-            meta: None,
-        }),
+        "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
+            let (mode, scalar_idx, vec_idx): (ClassicMode, Vec<usize>, usize) = match name {
+                "histogram_quantile" => (ClassicMode::Quantile, vec![0], 1),
+                "histogram_fraction" => (ClassicMode::Fraction, vec![0, 1], 2),
+                _ => (
+                    ClassicMode::Quantiles { label: strings(&c.args[1..2]).concat() },
+                    (2..c.args.len()).collect(),
+                    0,
+                ),
+            };
+            let mut scalars = Vec::new();
+            let mut scalar_spans = Vec::new();
+            for i in scalar_idx {
+                scalars.push(arg(i)?);
+                scalar_spans.push(c.arg_spans.get(i).copied().unwrap_or(c.span));
+            }
+            Box::new(ClassicHistogramOp {
+                ctx,
+                mode,
+                scalars,
+                scalar_spans,
+                child: arg(vec_idx)?,
+                arg_span: c.arg_spans.get(vec_idx).copied().unwrap_or(c.span),
+                input: Vec::new(),
+                n_groups: 0,
+                group_labels: Vec::new(),
+                scalar_values: Vec::new(),
+                quantiles: Vec::new(),
+                in_meta: None,
+                meta: None,
+                step_index: 0,
+            })
+        }
         other => return Err(EvalError::Unsupported(format!("function {other}"))),
     })
 }

@@ -11,7 +11,9 @@ use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
 };
-use crate::functions::{Bucket, DateFn, bucket_quantile, date_value, go_max, go_min, round_to};
+use crate::functions::{
+    Bucket, DateFn, bucket_fraction, bucket_quantile, date_value, go_max, go_min, round_to,
+};
 use crate::model::{Labels, METRIC_NAME};
 use crate::parser::Span;
 
@@ -38,6 +40,12 @@ pub(crate) enum ElementFn {
     HistogramSum,
     /// `histogram_avg`.
     HistogramAvg,
+    /// `histogram_stddev`.
+    HistogramStddev,
+    /// `histogram_stdvar`.
+    HistogramStdvar,
+    /// No output (`start_timestamp` of an expression, which has no start timestamps).
+    Nothing,
 }
 
 /// Applies an [`ElementFn`] to every sample.
@@ -86,11 +94,18 @@ impl Operator for ElementOp<'_> {
                         (Some(h), ElementFn::HistogramCount) => h.count,
                         (Some(h), ElementFn::HistogramSum) => h.sum,
                         (Some(h), ElementFn::HistogramAvg) => h.sum / h.count,
+                        (Some(h), ElementFn::HistogramStddev) => crate::functions::hist_variance(h).sqrt(),
+                        (Some(h), ElementFn::HistogramStdvar) => crate::functions::hist_variance(h),
+                        (_, ElementFn::Nothing) => return None,
                         (_, ElementFn::Timestamp) => t as f64 / 1000.0,
                         (Some(_), _) => return None,
                         (
                             None,
-                            ElementFn::HistogramCount | ElementFn::HistogramSum | ElementFn::HistogramAvg,
+                            ElementFn::HistogramCount
+                            | ElementFn::HistogramSum
+                            | ElementFn::HistogramAvg
+                            | ElementFn::HistogramStddev
+                            | ElementFn::HistogramStdvar,
                         ) => {
                             return None;
                         }
@@ -388,88 +403,189 @@ pub(crate) fn absent_labels(matchers: &[crate::model::Matcher]) -> Labels {
     b.labels()
 }
 
-/// `histogram_quantile(q, v)` over classic `le` buckets.
-pub(crate) struct HistogramQuantileOp<'a> {
+/// What a [`ClassicHistogramOp`] computes from each group of `le` buckets.
+#[derive(Debug, Clone)]
+pub(crate) enum ClassicMode {
+    /// `histogram_quantile(q, v)`.
+    Quantile,
+    /// `histogram_fraction(lower, upper, v)`.
+    Fraction,
+    /// `histogram_quantiles(v, label, q...)`: one series per quantile, labelled.
+    Quantiles { label: String },
+}
+
+/// `histogram_quantile`, `histogram_fraction` and `histogram_quantiles` over classic histograms
+/// (series with an `le` label, grouped by their other labels).
+pub(crate) struct ClassicHistogramOp<'a> {
     pub(crate) ctx: &'a ExecContext<'a>,
-    pub(crate) q: BoxOp<'a>,
+    pub(crate) mode: ClassicMode,
+    pub(crate) scalars: Vec<BoxOp<'a>>,
+    pub(crate) scalar_spans: Vec<Span>,
     pub(crate) child: BoxOp<'a>,
-    pub(crate) q_span: Span,
     pub(crate) arg_span: Span,
-    /// Per input series: its bucket bound (None when `le` is bad) and output group.
+    /// Per input series: its bucket bound (None when `le` is bad) and group.
     pub(crate) input: Vec<(Option<f64>, u32)>,
+    pub(crate) n_groups: usize,
+    pub(crate) group_labels: Vec<Labels>,
+    /// The scalar arguments at every step.
+    pub(crate) scalar_values: Vec<Vec<f64>>,
+    /// For `histogram_quantiles`: the distinct quantiles, in first-seen order.
+    pub(crate) quantiles: Vec<f64>,
     pub(crate) in_meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
+    pub(crate) step_index: usize,
 }
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
 fn parse_le(s: &str) -> Option<f64> {
-    let t = s.trim_start_matches('+');
-    match t.to_ascii_lowercase().as_str() {
-        "inf" | "infinity" => {
-            return Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
-        }
+    let lower = s.to_ascii_lowercase();
+    let body = lower.strip_prefix('+').unwrap_or(&lower);
+    match body {
+        "inf" | "infinity" => return Some(f64::INFINITY),
         "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
         "nan" => return Some(f64::NAN),
         _ => {}
     }
-    s.replace('_', "").parse::<f64>().ok().filter(|_| !s.contains('_') || s.len() > 1)
+    s.parse::<f64>().ok()
 }
 
-impl Operator for HistogramQuantileOp<'_> {
-    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
-        if let Some(m) = &self.meta {
-            return Ok(m.clone());
-        }
-        self.q.series()?;
+/// Prometheus's `FormatOpenMetricsFloat`.
+fn openmetrics_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let mut s = crate::model::format_go_g(f);
+    if !s.contains(['e', '.']) {
+        s.push_str(".0");
+    }
+    s
+}
+
+impl ClassicHistogramOp<'_> {
+    fn setup(&mut self) -> Result<(), EvalError> {
         let inner = self.child.series()?;
+        for op in self.scalars.iter_mut() {
+            op.series()?;
+            let mut vals = Vec::new();
+            while let Some(b) = op.next()? {
+                vals.extend(scalar_values(&b));
+            }
+            self.scalar_values.push(vals);
+        }
         let delayed = self.ctx.delayed_name_removal;
-        let mut table = SeriesTable::default();
+        let mut groups: hashbrown::HashMap<Labels, u32> = hashbrown::HashMap::new();
+        let mut group_labels = Vec::new();
         self.input = inner
             .iter()
             .map(|m| {
                 let le = m.labels.get("le").and_then(parse_le);
-                let base = m.labels.builder().without(&["le"]).labels();
-                let labels = if delayed { base } else { drop_metadata(&base) };
-                let group_labels = labels.builder().del(METRIC_NAME).labels();
-                let id = table.intern(SeriesMeta {
-                    labels: if delayed { labels } else { group_labels },
-                    drop_name: delayed,
+                let key = m.labels.builder().without(&["le"]).labels();
+                let n = groups.len() as u32;
+                let id = *groups.entry(key.clone()).or_insert_with(|| {
+                    group_labels.push(if delayed { key } else { drop_metadata(&key) });
+                    n
                 });
                 (le, id)
             })
             .collect();
-        let out = table.finish();
+        self.n_groups = group_labels.len();
+        let meta: Vec<SeriesMeta> = match &self.mode {
+            ClassicMode::Quantiles { label } => {
+                for vals in &self.scalar_values {
+                    for &q in vals {
+                        if !self.quantiles.iter().any(|x| x.to_bits() == q.to_bits()) {
+                            self.quantiles.push(q);
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                for q in &self.quantiles {
+                    for g in &group_labels {
+                        let l = g.builder().set(label.as_str(), openmetrics_float(*q)).labels();
+                        out.push(SeriesMeta { labels: l, drop_name: delayed });
+                    }
+                }
+                out
+            }
+            _ => group_labels.iter().map(|l| SeriesMeta { labels: l.clone(), drop_name: delayed }).collect(),
+        };
+        self.group_labels = group_labels;
         self.in_meta = Some(inner);
-        self.meta = Some(out.clone());
-        Ok(out)
+        self.meta = Some(Arc::from(meta));
+        Ok(())
+    }
+
+    fn scalar(&self, i: usize, step: usize) -> f64 {
+        self.scalar_values.get(i).and_then(|v| v.get(step)).copied().unwrap_or(f64::NAN)
+    }
+
+    fn warn_quantile(&self, q: f64, span: Span) {
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            self.ctx.annotate(Annotation::warning(
+                format!("quantile value should be between 0 and 1, got {}", crate::model::format_go_g(q)),
+                span,
+            ));
+        }
+    }
+
+    fn monotonicity_info(&self, gid: u32) {
+        let name = if self.ctx.delayed_name_removal {
+            self.group_labels.get(gid as usize).and_then(|l| l.get(METRIC_NAME)).unwrap_or("")
+        } else {
+            ""
+        };
+        let mut text = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+        if !name.is_empty() {
+            text.push_str(&format!(" for metric name {name:?}"));
+        }
+        self.ctx.annotate(Annotation::info(text, self.arg_span));
+    }
+}
+
+impl Operator for ClassicHistogramOp<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        if self.meta.is_none() {
+            self.setup()?;
+        }
+        Ok(self.meta.clone().unwrap_or_else(|| Arc::from(Vec::new())))
     }
 
     fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
         if self.meta.is_none() {
-            self.series()?;
+            self.setup()?;
         }
-        let qs = scalar_values(&self.q.next()?.unwrap_or_default());
         let Some(mut batch) = self.child.next()? else { return Ok(None) };
         let in_meta = self.in_meta.clone().unwrap_or_else(|| Arc::from(Vec::new()));
-        let n_out = self.meta.as_ref().map_or(0, |m| m.len());
-        for (k, step) in batch.iter_mut().enumerate() {
-            let q = qs.get(k).copied().unwrap_or(f64::NAN);
+        for step in batch.iter_mut() {
+            let k = self.step_index;
+            self.step_index += 1;
+            match &self.mode {
+                ClassicMode::Quantile => self.warn_quantile(self.scalar(0, k), self.scalar_spans[0]),
+                ClassicMode::Quantiles { .. } => {
+                    for i in 0..self.scalars.len() {
+                        self.warn_quantile(self.scalar(i, k), self.scalar_spans[i]);
+                    }
+                }
+                ClassicMode::Fraction => {}
+            }
             if step.samples.is_empty() {
                 continue;
             }
-            if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                self.ctx.annotate(Annotation::warning(
-                    format!("quantile value should be between 0 and 1, got {}", crate::model::format_go_g(q)),
-                    self.q_span,
-                ));
-            }
-            let mut groups: Vec<Vec<Bucket>> = vec![Vec::new(); n_out];
+            let mut groups: Vec<Vec<Bucket>> = vec![Vec::new(); self.n_groups];
             let mut order: Vec<u32> = Vec::new();
+            let mut natives: Vec<(u32, Arc<crate::model::FloatHistogram>)> = Vec::new();
             for s in step.samples.iter() {
-                if s.h.is_some() {
-                    return Err(EvalError::Unsupported(
-                        "histogram_quantile over native histograms (native histogram evaluation)".into(),
-                    ));
+                if let Some(h) = &s.h {
+                    if matches!(self.mode, ClassicMode::Fraction) {
+                        return Err(EvalError::Unsupported(
+                            "histogram_fraction over native histograms (native histogram evaluation)".into(),
+                        ));
+                    }
+                    natives.push((s.id, h.clone()));
+                    continue;
                 }
                 let (le, gid) = self.input[s.id as usize];
                 let Some(le) = le else {
@@ -490,19 +606,95 @@ impl Operator for HistogramQuantileOp<'_> {
                 groups[gid as usize].push(Bucket { upper_bound: le, count: s.f });
             }
             let mut out = Vec::with_capacity(order.len());
-            for gid in order {
-                let r = bucket_quantile(q, &mut groups[gid as usize]);
-                if r.forced_monotonic {
-                    let meta = self.meta.as_ref().map(|m| m[gid as usize].labels.clone()).unwrap_or_default();
+            // Native histograms, unless classic buckets of the same series exist at this step.
+            let mut native_out: Vec<(u32, Arc<crate::model::FloatHistogram>)> = Vec::new();
+            for (id, h) in natives {
+                let gid = self.input[id as usize].1;
+                if !groups[gid as usize].is_empty() {
+                    let name = in_meta[id as usize].labels.get(METRIC_NAME).unwrap_or("");
+                    let mut text = "vector contains a mix of classic and native histograms".to_string();
+                    if self.ctx.delayed_name_removal && !name.is_empty() {
+                        text.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.ctx.annotate(Annotation::warning(text, self.arg_span));
+                    groups[gid as usize].clear();
+                    order.retain(|g| *g != gid);
+                    continue;
+                }
+                native_out.push((gid, h));
+            }
+            let native_quantile = |q: f64, gid: u32, h: &crate::model::FloatHistogram| {
+                let (v, note) = crate::functions::hist_quantile(q, h);
+                if let Some(nan_result) = note {
                     let name =
-                        if self.ctx.delayed_name_removal { meta.get(METRIC_NAME).unwrap_or("") } else { "" };
-                    let mut text = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+                        self.group_labels.get(gid as usize).and_then(|l| l.get(METRIC_NAME)).unwrap_or("");
+                    let text = if nan_result {
+                        "input to histogram_quantile has NaN observations, result is NaN"
+                    } else {
+                        "input to histogram_quantile has NaN observations, result is skewed higher"
+                    };
+                    let mut text = text.to_string();
                     if !name.is_empty() {
                         text.push_str(&format!(" for metric name {name:?}"));
                     }
                     self.ctx.annotate(Annotation::info(text, self.arg_span));
                 }
-                out.push(Sample::float(gid, r.value));
+                v
+            };
+            match &self.mode {
+                ClassicMode::Quantile => {
+                    for (gid, h) in &native_out {
+                        out.push(Sample::float(*gid, native_quantile(self.scalar(0, k), *gid, h)));
+                    }
+                }
+                ClassicMode::Quantiles { .. } => {
+                    for i in 0..self.scalars.len() {
+                        let q = self.scalar(i, k);
+                        let qi = self.quantiles.iter().position(|x| x.to_bits() == q.to_bits()).unwrap_or(0);
+                        for (gid, h) in &native_out {
+                            out.push(Sample::float(
+                                (qi * self.n_groups) as u32 + gid,
+                                native_quantile(q, *gid, h),
+                            ));
+                        }
+                    }
+                }
+                ClassicMode::Fraction => {}
+            }
+            match &self.mode {
+                ClassicMode::Quantile => {
+                    let q = self.scalar(0, k);
+                    for gid in order {
+                        let r = bucket_quantile(q, &mut groups[gid as usize]);
+                        if r.forced_monotonic {
+                            self.monotonicity_info(gid);
+                        }
+                        out.push(Sample::float(gid, r.value));
+                    }
+                }
+                ClassicMode::Fraction => {
+                    let (lower, upper) = (self.scalar(0, k), self.scalar(1, k));
+                    for gid in order {
+                        out.push(Sample::float(
+                            gid,
+                            bucket_fraction(lower, upper, &mut groups[gid as usize]),
+                        ));
+                    }
+                }
+                ClassicMode::Quantiles { .. } => {
+                    for i in 0..self.scalars.len() {
+                        let q = self.scalar(i, k);
+                        let qi = self.quantiles.iter().position(|x| x.to_bits() == q.to_bits()).unwrap_or(0);
+                        for &gid in &order {
+                            let mut buckets = groups[gid as usize].clone();
+                            let r = bucket_quantile(q, &mut buckets);
+                            if r.forced_monotonic {
+                                self.monotonicity_info(gid);
+                            }
+                            out.push(Sample::float((qi * self.n_groups) as u32 + gid, r.value));
+                        }
+                    }
+                }
             }
             step.samples = out;
         }

@@ -34,16 +34,12 @@ impl CountValuesOp<'_> {
             for step in batch.iter_mut() {
                 let mut counts: Vec<(u32, f64)> = Vec::new();
                 for s in &step.samples {
-                    if s.h.is_some() {
-                        return Err(EvalError::Unsupported(
-                            "count_values over native histograms (native histogram evaluation)".into(),
-                        ));
-                    }
-                    let labels = inner[s.id as usize]
-                        .labels
-                        .builder()
-                        .set(self.label.as_str(), format_float(s.f))
-                        .labels();
+                    let value = match &s.h {
+                        Some(h) => crate::functions::hist_string(h),
+                        None => format_float(s.f),
+                    };
+                    let labels =
+                        inner[s.id as usize].labels.builder().set(self.label.as_str(), value).labels();
                     let out = grouping_labels(&labels, &grouping, self.without);
                     let id = table.intern(SeriesMeta::new(out));
                     match counts.iter_mut().find(|(g, _)| *g == id) {

@@ -15,6 +15,7 @@ mod binary;
 mod build;
 mod call;
 mod count_values;
+mod info;
 mod labels_ops;
 pub mod limits;
 mod parallel;
@@ -167,6 +168,8 @@ pub struct ExecContext<'a> {
     pub lookback: i64,
     /// Prometheus's delayed `__name__` removal.
     pub delayed_name_removal: bool,
+    /// Use samples' start timestamps in `rate`, `increase`, `irate` and `resets`.
+    pub use_start_timestamps: bool,
     /// Sample limit, deadline and cancellation.
     pub limits: &'a Limits,
     /// Warnings and infos collected so far.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::exec::labels_ops::{drop_metadata, name_dropped};
 use crate::exec::scalar::scalar_values;
-use crate::exec::select::load;
+use crate::exec::select::load_with_st;
 use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
@@ -71,15 +71,36 @@ pub(crate) fn materialize<'a>(
     source: &MatrixSource,
     grid: Grid,
 ) -> Result<(Vec<SeriesMeta>, Vec<Series>), EvalError> {
+    let (meta, data, _) = materialize_with_st(ctx, source, grid)?;
+    Ok((meta, data))
+}
+
+/// Series metadata, points, and float start timestamps of a matrix source.
+pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>);
+
+/// Like [`materialize`], also returning the float start timestamps of a range selector's series.
+pub(crate) fn materialize_with_st<'a>(
+    ctx: &'a ExecContext<'a>,
+    source: &MatrixSource,
+    grid: Grid,
+) -> Result<Materialized, EvalError> {
     match source {
         MatrixSource::Selector(m) => {
-            let mut data = load(ctx, &m.selector, m.range)?;
-            for s in data.iter_mut() {
+            let (mut data, mut sts) = load_with_st(ctx, &m.selector, m.range)?;
+            for (s, st) in data.iter_mut().zip(sts.iter_mut()) {
+                if !st.is_empty() {
+                    let mut i = 0;
+                    st.retain(|_| {
+                        let keep = !crate::model::is_stale_nan(s.floats[i].f);
+                        i += 1;
+                        keep
+                    });
+                }
                 s.floats.retain(|p| !crate::model::is_stale_nan(p.f));
                 s.histograms.retain(|p| !crate::model::is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
-            Ok((meta, data))
+            Ok((meta, data, sts))
         }
         MatrixSource::Subquery(sq) => {
             let inner = subquery_grid(sq, grid);
@@ -87,10 +108,18 @@ pub(crate) fn materialize<'a>(
             let meta = op.series()?;
             let mut data: Vec<Series> =
                 meta.iter().map(|m| Series { labels: m.labels.clone(), ..Series::default() }).collect();
+            // The subquery's points are held in memory until the outer function is done: they count
+            // against the sample limit while being collected.
             let mut total = 0i64;
             while let Some(batch) = op.next()? {
+                ctx.limits.check()?;
+                let n: i64 = batch.iter().map(|s| s.samples.len() as i64).sum();
+                total += n;
+                if let Err(e) = ctx.limits.add(n) {
+                    ctx.limits.add(-total)?;
+                    return Err(e);
+                }
                 for step in batch {
-                    total += step.samples.len() as i64;
                     for s in step.samples {
                         let series = &mut data[s.id as usize];
                         match s.h {
@@ -100,9 +129,8 @@ pub(crate) fn materialize<'a>(
                     }
                 }
             }
-            ctx.limits.add(total)?;
             ctx.limits.add(-total)?;
-            Ok((meta.to_vec(), data))
+            Ok((meta.to_vec(), data, Vec::new()))
         }
     }
 }
@@ -127,6 +155,9 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) func_name: &'static str,
     pub(crate) arg_span: Span,
     pub(crate) data: Vec<Series>,
+    /// Float start timestamps per series, when the engine uses them.
+    pub(crate) sts: Vec<Vec<i64>>,
+    pub(crate) use_start_timestamps: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
 }
@@ -136,8 +167,15 @@ impl Operator for RangeOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        let (meta, data) = materialize(self.ctx, &self.source, self.grid)?;
+        let (meta, data, sts) = materialize_with_st(self.ctx, &self.source, self.grid)?;
         self.data = data;
+        let st_fn = matches!(
+            self.kind,
+            RangeKind::Func(RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets)
+        );
+        if self.use_start_timestamps && st_fn {
+            self.sts = sts;
+        }
         let delayed = self.ctx.delayed_name_removal;
         let out: Arc<[SeriesMeta]> = match self.kind {
             RangeKind::Absent => Arc::from(vec![SeriesMeta::new(self.absent_labels.clone())]),
@@ -215,13 +253,22 @@ impl Operator for RangeOp<'_> {
                 self.ctx.limits.add(-window_samples)?;
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
+                let all_sts = &self.sts;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
+                    let series_sts: &[i64] = all_sts.get(id).map_or(&[], |v| v.as_slice());
                     let name = s.labels.get(METRIC_NAME).unwrap_or("");
                     let mut notes = Vec::new();
                     let mut out = Vec::with_capacity(steps.len());
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
-                        let (f, h) = window(s, ref_t - range - ext_lo, ref_t + ext_hi);
+                        let (lo_t, hi_t) = (ref_t - range - ext_lo, ref_t + ext_hi);
+                        let (f, h) = window(s, lo_t, hi_t);
+                        let st: &[i64] = if series_sts.is_empty() {
+                            &[]
+                        } else {
+                            let a = s.floats.partition_point(|p| p.t <= lo_t);
+                            series_sts.get(a..a + f.len()).unwrap_or(&[])
+                        };
                         if f.is_empty() && h.is_empty() {
                             out.push(RangeOutput::None);
                             continue;
@@ -236,7 +283,7 @@ impl Operator for RangeOp<'_> {
                             anchored,
                             smoothed,
                         };
-                        match func.eval(f, h, &args, name, &mut notes) {
+                        match func.eval_with_st(f, h, st, &args, name, &mut notes) {
                             Ok(v) => out.push(v),
                             Err(e) => return Err(e),
                         }
@@ -248,7 +295,13 @@ impl Operator for RangeOp<'_> {
                         if e.starts_with("invalid ") { EvalError::msg(e) } else { EvalError::Unsupported(e) }
                     })?;
                     for (warning, text) in notes {
-                        self.ctx.annotate(crate::exec::Annotation { warning, text, span: self.arg_span });
+                        let counted = text.starts_with(crate::functions::START_TIME_OVERLAP);
+                        self.ctx.annotate(crate::exec::Annotation {
+                            warning,
+                            text,
+                            span: self.arg_span,
+                            counted,
+                        });
                     }
                     let mut produced_float = false;
                     for (k, v) in outs.into_iter().enumerate() {

@@ -12,17 +12,50 @@ use crate::storage::SelectHints;
 
 /// Reads the series of `sel` from storage as float and histogram point lists.
 pub(crate) fn load(ctx: &ExecContext<'_>, sel: &Selector, range: i64) -> Result<Vec<Series>, EvalError> {
+    Ok(load_with_st(ctx, sel, range)?.0)
+}
+
+/// Like [`load`], also returning each series' float start timestamps (empty when unknown).
+pub(crate) fn load_with_st(
+    ctx: &ExecContext<'_>,
+    sel: &Selector,
+    range: i64,
+) -> Result<(Vec<Series>, Vec<Vec<i64>>), EvalError> {
+    let (series, fsts, _) = load_with_all_st(ctx, sel, range)?;
+    Ok((series, fsts))
+}
+
+/// Like [`load_with_st`], also returning the histogram start timestamps.
+#[allow(clippy::type_complexity)]
+pub(crate) fn load_with_all_st(
+    ctx: &ExecContext<'_>,
+    sel: &Selector,
+    range: i64,
+) -> Result<(Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>), EvalError> {
     ctx.limits.check()?;
     let hints = SelectHints { start: sel.mint, end: sel.maxt, range, ..SelectHints::default() };
     let data = ctx.storage.select(&sel.matchers, &hints).map_err(|e| EvalError::Storage(e.to_string()))?;
-    Ok(data
+    let mut sts = Vec::with_capacity(data.len());
+    let mut hsts = Vec::with_capacity(data.len());
+    let series = data
         .into_iter()
-        .map(|d| Series {
-            labels: d.labels,
-            floats: d.floats.t.iter().zip(&d.floats.f).map(|(&t, &f)| FPoint { t, f }).collect(),
-            histograms: d.histograms.t.iter().zip(d.histograms.h).map(|(&t, h)| HPoint { t, h }).collect(),
+        .map(|d| {
+            sts.push(d.floats.st);
+            hsts.push(d.histograms.st);
+            Series {
+                labels: d.labels,
+                floats: d.floats.t.iter().zip(&d.floats.f).map(|(&t, &f)| FPoint { t, f }).collect(),
+                histograms: d
+                    .histograms
+                    .t
+                    .iter()
+                    .zip(d.histograms.h)
+                    .map(|(&t, h)| HPoint { t, h })
+                    .collect(),
+            }
         })
-        .collect())
+        .collect();
+    Ok((series, sts, hsts))
 }
 
 /// What a selector returns for the sample it finds.
@@ -32,6 +65,8 @@ pub(crate) enum SelectMode {
     Value,
     /// The sample's timestamp in seconds (`timestamp(selector)`).
     Timestamp,
+    /// The sample's start timestamp in seconds (`start_timestamp(selector)`).
+    StartTimestamp,
 }
 
 /// An instant vector selector.
@@ -41,13 +76,25 @@ pub(crate) struct VectorSelectorOp<'a> {
     pub(crate) grid: Grid,
     pub(crate) mode: SelectMode,
     pub(crate) data: Vec<Series>,
+    pub(crate) sts: Vec<Vec<i64>>,
+    pub(crate) hsts: Vec<Vec<i64>>,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
 }
 
 impl<'a> VectorSelectorOp<'a> {
     pub(crate) fn new(ctx: &'a ExecContext<'a>, sel: Selector, grid: Grid, mode: SelectMode) -> Self {
-        VectorSelectorOp { ctx, sel, grid, mode, data: Vec::new(), meta: None, next_step: 0 }
+        VectorSelectorOp {
+            ctx,
+            sel,
+            grid,
+            mode,
+            data: Vec::new(),
+            sts: Vec::new(),
+            hsts: Vec::new(),
+            meta: None,
+            next_step: 0,
+        }
     }
 }
 
@@ -114,7 +161,7 @@ impl Operator for VectorSelectorOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        self.data = load(self.ctx, &self.sel, 0)?;
+        (self.data, self.sts, self.hsts) = load_with_all_st(self.ctx, &self.sel, 0)?;
         let delayed = self.ctx.delayed_name_removal;
         let meta: Arc<[SeriesMeta]> = self
             .data
@@ -123,7 +170,9 @@ impl Operator for VectorSelectorOp<'_> {
                 let m = SeriesMeta::new(s.labels.clone());
                 match self.mode {
                     SelectMode::Value => m,
-                    SelectMode::Timestamp => super::labels_ops::name_dropped(&m, delayed),
+                    SelectMode::Timestamp | SelectMode::StartTimestamp => {
+                        super::labels_ops::name_dropped(&m, delayed)
+                    }
                 }
             })
             .collect();
@@ -160,6 +209,19 @@ impl Operator for VectorSelectorOp<'_> {
                     samples.push(match self.mode {
                         SelectMode::Value => Sample { id: id as u32, f, h },
                         SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),
+                        SelectMode::StartTimestamp => {
+                            let found = if h.is_some() {
+                                let i = s.histograms.partition_point(|p| p.t < st);
+                                self.hsts.get(id).and_then(|v| v.get(i))
+                            } else {
+                                let i = s.floats.partition_point(|p| p.t < st);
+                                self.sts.get(id).and_then(|v| v.get(i))
+                            };
+                            match found {
+                                Some(&start) => Sample::float(id as u32, start as f64 / 1000.0),
+                                None => continue,
+                            }
+                        }
                     });
                 }
             }

@@ -40,11 +40,8 @@ impl DateFn {
 
 /// Go's float to int64 conversion on amd64: out-of-range values and NaN give `i64::MIN`.
 fn go_f64_to_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223372036854775807e18 || v < -9.223372036854775808e18 {
-        i64::MIN
-    } else {
-        v as i64
-    }
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) { i64::MIN } else { v as i64 }
 }
 
 fn is_leap(y: i64) -> bool {

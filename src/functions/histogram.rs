@@ -122,3 +122,232 @@ pub fn hist_binop(
         (None, None) => HistBinop::Unsupported,
     }
 }
+
+/// The upper bound of bucket `idx` of an exponential schema (Prometheus's `getBound`).
+fn exponential_bound(idx: i32, schema: i32) -> f64 {
+    if schema < 0 {
+        let exp = (idx as i64) << (-schema);
+        if exp >= 1024 {
+            return f64::MAX;
+        }
+        return 2f64.powi(exp as i32);
+    }
+    let frac_idx = idx & ((1 << schema) - 1);
+    let frac = 2f64.powf(frac_idx as f64 / (1 << schema) as f64 - 1.0);
+    let exp = (idx >> schema) + 1;
+    if frac == 0.5 && exp == 1025 {
+        return f64::MAX;
+    }
+    frac * 2f64.powi(exp)
+}
+
+/// The populated buckets of one side as `(index, count)`.
+fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut idx = 0i32;
+    let mut k = 0;
+    for (n, s) in spans.iter().enumerate() {
+        idx += s.offset;
+        if n > 0 {
+            // Spans after the first are relative to the end of the previous one.
+        }
+        for _ in 0..s.length {
+            if let Some(&c) = counts.get(k) {
+                out.push((idx, c));
+            }
+            idx += 1;
+            k += 1;
+        }
+    }
+    out
+}
+
+/// Prometheus's `FloatHistogram.String()`: `{count:N, sum:S, [lo,hi):c, ...}` with the
+/// negative buckets first, then the zero bucket, then the positive buckets.
+pub fn hist_string(h: &FloatHistogram) -> String {
+    use crate::model::format_go_g as g;
+    let mut out = format!("{{count:{}, sum:{}", g(h.count), g(h.sum));
+    let custom = h.uses_custom_buckets();
+    let bound = |i: i32| -> f64 {
+        if custom {
+            if i < 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i as usize).copied().unwrap_or(f64::INFINITY)
+            }
+        } else {
+            exponential_bound(i, h.schema)
+        }
+    };
+    let neg = bucket_indices(&h.negative_spans, &h.negative_buckets);
+    for &(i, c) in neg.iter().rev() {
+        if c != 0.0 {
+            out.push_str(&format!(", [{},{}):{}", g(-bound(i)), g(-bound(i - 1)), g(c)));
+        }
+    }
+    if h.zero_count != 0.0 {
+        out.push_str(&format!(", [{},{}]:{}", g(-h.zero_threshold), g(h.zero_threshold), g(h.zero_count)));
+    }
+    for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
+        if c != 0.0 {
+            let lower = if custom && i == 0 { f64::NEG_INFINITY } else { bound(i - 1) };
+            out.push_str(&format!(", ({},{}]:{}", g(lower), g(bound(i)), g(c)));
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// One bucket of a native histogram with its bounds.
+#[derive(Debug, Clone, Copy)]
+struct HBucket {
+    lower: f64,
+    upper: f64,
+    count: f64,
+}
+
+/// Every bucket from the lowest to the highest: negative buckets (most negative first), the zero
+/// bucket, positive buckets (Prometheus's `AllBucketIterator`).
+fn all_buckets(h: &FloatHistogram) -> Vec<HBucket> {
+    let mut out = Vec::new();
+    if h.uses_custom_buckets() {
+        for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
+            let lower = if i <= 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i as usize - 1).copied().unwrap_or(f64::INFINITY)
+            };
+            let upper = if i < 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i as usize).copied().unwrap_or(f64::INFINITY)
+            };
+            out.push(HBucket { lower, upper, count: c });
+        }
+        return out;
+    }
+    for &(i, c) in bucket_indices(&h.negative_spans, &h.negative_buckets).iter().rev() {
+        out.push(HBucket {
+            lower: -exponential_bound(i, h.schema),
+            upper: -exponential_bound(i - 1, h.schema),
+            count: c,
+        });
+    }
+    if h.zero_count > 0.0 {
+        out.push(HBucket { lower: -h.zero_threshold, upper: h.zero_threshold, count: h.zero_count });
+    }
+    for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
+        out.push(HBucket {
+            lower: exponential_bound(i - 1, h.schema),
+            upper: exponential_bound(i, h.schema),
+            count: c,
+        });
+    }
+    out
+}
+
+/// The q-quantile of a native histogram (Prometheus's `HistogramQuantile`), and whether the
+/// result is NaN because of NaN observations (`Some(true)`) or skewed by them (`Some(false)`).
+pub fn hist_quantile(q: f64, h: &FloatHistogram) -> (f64, Option<bool>) {
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, None);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, None);
+    }
+    if h.count == 0.0 || q.is_nan() {
+        return (f64::NAN, None);
+    }
+    let forward = h.sum.is_nan() || q < 0.5;
+    let mut buckets = all_buckets(h);
+    if !forward {
+        buckets.reverse();
+    }
+    let mut rank = if forward { q * h.count } else { (1.0 - q) * h.count };
+    let mut count = 0.0;
+    let mut pos = buckets.len();
+    let mut bucket = HBucket { lower: 0.0, upper: 0.0, count: 0.0 };
+    for (k, b) in buckets.iter().enumerate() {
+        if b.count == 0.0 {
+            continue;
+        }
+        bucket = *b;
+        pos = k;
+        count += b.count;
+        if count >= rank {
+            break;
+        }
+    }
+    let custom = h.uses_custom_buckets();
+    if !custom && bucket.lower < 0.0 && bucket.upper > 0.0 {
+        if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
+            bucket.lower = 0.0;
+        } else if h.positive_buckets.is_empty() && !h.negative_buckets.is_empty() {
+            bucket.upper = 0.0;
+        }
+    } else if custom {
+        if bucket.lower == f64::NEG_INFINITY {
+            if bucket.upper <= 0.0 {
+                return (bucket.upper, None);
+            }
+            bucket.lower = 0.0;
+        } else if bucket.upper == f64::INFINITY {
+            return (bucket.lower, None);
+        }
+    }
+    if count > h.count {
+        count = h.count;
+    }
+    if count < rank {
+        if h.sum.is_nan() {
+            return (f64::NAN, Some(true));
+        }
+        return (bucket.upper, None);
+    }
+    if forward {
+        rank -= count - bucket.count;
+    } else {
+        rank = count - rank;
+    }
+    let mut note = None;
+    if h.sum.is_nan() {
+        let rest: f64 = buckets.iter().skip(pos + 1).map(|b| b.count).sum();
+        if count + rest < h.count {
+            note = Some(false);
+        }
+    }
+    let fraction = rank / bucket.count;
+    if custom || (bucket.lower <= 0.0 && bucket.upper >= 0.0) {
+        return (bucket.lower + (bucket.upper - bucket.lower) * fraction, note);
+    }
+    let log_lower = bucket.lower.abs().log2();
+    let log_upper = bucket.upper.abs().log2();
+    if bucket.lower > 0.0 {
+        return ((log_lower + (log_upper - log_lower) * fraction).exp2(), note);
+    }
+    (-(log_upper + (log_lower - log_upper) * (1.0 - fraction)).exp2(), note)
+}
+
+/// The estimated variance of the observations of a native histogram (Prometheus's
+/// `histogramVariance`): bucket midpoints (geometric for exponential buckets, arithmetic for
+/// custom ones, 0 in the zero bucket) weighted by bucket counts, summed with Kahan compensation.
+pub fn hist_variance(h: &FloatHistogram) -> f64 {
+    let mean = h.sum / h.count;
+    let (mut variance, mut c) = (0.0, 0.0);
+    for b in all_buckets(h) {
+        if b.count == 0.0 {
+            continue;
+        }
+        let val = if h.uses_custom_buckets() {
+            (b.upper + b.lower) / 2.0
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
+            0.0
+        } else {
+            let v = (b.upper * b.lower).sqrt();
+            if b.upper < 0.0 { -v } else { v }
+        };
+        let delta = val - mean;
+        (variance, c) = crate::functions::kahan_inc(b.count * delta * delta, variance, c);
+    }
+    (variance + c) / h.count
+}

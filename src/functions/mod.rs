@@ -13,10 +13,12 @@ mod range;
 
 pub use binop::{btos, scalar_binop, vector_elem_binop};
 pub use date::{DateFn, date_value};
-pub use histogram::{HistBinop, hist_binop, hist_div, hist_equals, hist_mul};
+pub use histogram::{
+    HistBinop, hist_binop, hist_div, hist_equals, hist_mul, hist_quantile, hist_string, hist_variance,
+};
 pub use kahan::kahan_inc;
-pub use quantile::{Bucket, BucketQuantile, bucket_quantile, quantile};
-pub use range::{RangeArgs, RangeFn, RangeOutput, interpolate};
+pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
+pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
 
 /// Applies an elementwise float function by name (`abs`, `ceil`, `sin`, ...); `None` when `name`
 /// is not one.

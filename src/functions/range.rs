@@ -169,6 +169,25 @@ impl RangeFn {
         metric_name: &str,
         notes: &mut Vec<Note>,
     ) -> Result<RangeOutput, String> {
+        self.eval_with_st(floats, hists, &[], args, metric_name, notes)
+    }
+
+    /// Like [`RangeFn::eval`], with the start timestamps of the float points (`sts[i]` belongs to
+    /// `floats[i]`; empty when unknown), which `rate`, `increase`, `irate` and `resets` use to
+    /// detect counter resets and the counter's start.
+    ///
+    /// # Errors
+    ///
+    /// As [`RangeFn::eval`].
+    pub fn eval_with_st(
+        self,
+        floats: &[FPoint],
+        hists: &[HPoint],
+        sts: &[i64],
+        args: &RangeArgs,
+        metric_name: &str,
+        notes: &mut Vec<Note>,
+    ) -> Result<RangeOutput, String> {
         use RangeFn::*;
         if floats.is_empty() && hists.is_empty() {
             return Ok(RangeOutput::None);
@@ -285,7 +304,22 @@ impl RangeFn {
                     return Ok(RangeOutput::None);
                 }
                 if floats.is_empty() {
-                    return Err(unsupported(self));
+                    let mut acc = (*hists[0].h).clone();
+                    for p in &hists[1..] {
+                        if acc.add(&p.h).is_err() {
+                            notes.push((
+                                true,
+                                format!(
+                                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric_name:?}"
+                                ),
+                            ));
+                            return Ok(RangeOutput::None);
+                        }
+                    }
+                    if self == AvgOverTime {
+                        acc = crate::functions::hist_div(&acc, hists.len() as f64);
+                    }
+                    return Ok(RangeOutput::Histogram(Arc::new(acc)));
                 }
                 if self == SumOverTime {
                     let (mut sum, mut c) = (0.0, 0.0);
@@ -307,7 +341,7 @@ impl RangeFn {
                 if args.anchored || args.smoothed {
                     return Ok(extended_rate(floats, args, self != Delta, self == Rate));
                 }
-                Ok(extrapolated_rate(floats, args, self != Delta, self == Rate))
+                Ok(extrapolated_rate(floats, sts, args, self != Delta, self == Rate, metric_name, notes))
             }
             Irate | Idelta => {
                 if !hists.is_empty() {
@@ -317,7 +351,7 @@ impl RangeFn {
                     notes.push(mixed_warning(metric_name));
                     return Ok(RangeOutput::None);
                 }
-                Ok(instant_value(floats, self == Irate))
+                Ok(instant_value(floats, sts, self == Irate))
             }
             Changes | Resets => {
                 if !hists.is_empty() {
@@ -331,13 +365,17 @@ impl RangeFn {
                     }
                     floats = &floats[last_le.max(0) as usize..];
                 }
+                let st_offset = floats.as_ptr() as usize;
+                let _ = st_offset;
                 let mut n = 0;
-                for w in floats.windows(2) {
+                for (i, w) in floats.windows(2).enumerate() {
                     let (prev, cur) = (w[0].f, w[1].f);
                     let hit = if self == Changes {
                         cur != prev && !(cur.is_nan() && prev.is_nan())
                     } else {
-                        cur < prev
+                        let (ps, cs) =
+                            (sts.get(i).copied().unwrap_or(0), sts.get(i + 1).copied().unwrap_or(0));
+                        cur < prev || (i + 1 < sts.len() && is_st_reset(ps, w[0].t, cs, w[1].t))
                     };
                     if hit {
                         n += 1;
@@ -428,36 +466,77 @@ fn avg_over_time(floats: &[FPoint]) -> f64 {
     if incremental { mean + c } else { sum / count + c / count }
 }
 
-fn extrapolated_rate(floats: &[FPoint], args: &RangeArgs, is_counter: bool, is_rate: bool) -> RangeOutput {
-    let n_minus_one = floats.len() - 1;
-    if n_minus_one == 0 {
-        return RangeOutput::None;
+/// The text of the start-time-overlap warning (followed by ` for metric "name"`).
+pub const START_TIME_OVERLAP: &str = "sample has start time that overlaps with previous sample timestamp";
+
+/// Whether a sample's start timestamp marks a counter reset (Prometheus's
+/// `isStartTimestampReset`).
+fn is_st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
+        return false;
     }
+    if cur_st > prev_t {
+        return true;
+    }
+    if prev_st > prev_t {
+        return false;
+    }
+    prev_st != 0 && prev_st != prev_t
+}
+
+fn extrapolated_rate(
+    floats: &[FPoint],
+    sts: &[i64],
+    args: &RangeArgs,
+    is_counter: bool,
+    is_rate: bool,
+    metric_name: &str,
+    notes: &mut Vec<Note>,
+) -> RangeOutput {
+    let n_minus_one = floats.len() - 1;
     let first = floats[0];
     let last = floats[n_minus_one];
     let mut result = last.f - first.f;
     if is_counter {
-        for w in floats.windows(2) {
-            if w[1].f < w[0].f {
-                result += w[0].f;
+        let mut overlap = false;
+        for (i, w) in floats.windows(2).enumerate() {
+            let (prev, cur) = (w[0], w[1]);
+            if !overlap && i + 1 < sts.len() {
+                let cur_st = sts[i + 1];
+                if cur_st != 0 && cur_st < prev.t && cur_st != sts[i] {
+                    notes.push((true, format!("{START_TIME_OVERLAP} for metric {metric_name:?}")));
+                    overlap = true;
+                }
+            }
+            if cur.f < prev.f || (i + 1 < sts.len() && is_st_reset(sts[i], prev.t, sts[i + 1], cur.t)) {
+                result += prev.f;
             }
         }
     }
     let mut duration_to_start = (first.t - args.range_start) as f64 / 1000.0;
     let mut duration_to_end = (args.range_end - last.t) as f64 / 1000.0;
-    let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-    let avg_between = sampled_interval / n_minus_one as f64;
+    let mut sampled_interval = (last.t - first.t) as f64 / 1000.0;
+    let avg_between = if n_minus_one > 0 { sampled_interval / n_minus_one as f64 } else { 0.0 };
     let threshold = avg_between * 1.1;
-    if duration_to_start >= threshold {
-        duration_to_start = avg_between / 2.0;
-    }
-    if is_counter {
-        let mut duration_to_zero = duration_to_start;
-        if result > 0.0 && first.f >= 0.0 {
-            duration_to_zero = sampled_interval * (first.f / result);
+    let st0 = sts.first().copied().unwrap_or(0);
+    if is_counter && st0 != 0 && st0 > args.range_start && st0 < first.t {
+        duration_to_start = 0.0;
+        sampled_interval = (last.t - st0) as f64 / 1000.0;
+        result += first.f;
+    } else if n_minus_one == 0 {
+        return RangeOutput::None;
+    } else {
+        if duration_to_start >= threshold {
+            duration_to_start = avg_between / 2.0;
         }
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+        if is_counter {
+            let mut duration_to_zero = duration_to_start;
+            if result > 0.0 && first.f >= 0.0 {
+                duration_to_zero = sampled_interval * (first.f / result);
+            }
+            if duration_to_zero < duration_to_start {
+                duration_to_start = duration_to_zero;
+            }
         }
     }
     if duration_to_end >= threshold {
@@ -539,18 +618,20 @@ fn extended_rate(f: &[FPoint], args: &RangeArgs, is_counter: bool, is_rate: bool
     RangeOutput::Float(result)
 }
 
-fn instant_value(floats: &[FPoint], is_rate: bool) -> RangeOutput {
+fn instant_value(floats: &[FPoint], sts: &[i64], is_rate: bool) -> RangeOutput {
     if floats.len() < 2 {
         return RangeOutput::None;
     }
-    let prev = floats[floats.len() - 2];
-    let last = floats[floats.len() - 1];
+    let n = floats.len();
+    let prev = floats[n - 2];
+    let last = floats[n - 1];
+    let (prev_st, last_st) = (sts.get(n - 2).copied().unwrap_or(0), sts.get(n - 1).copied().unwrap_or(0));
     let interval = last.t - prev.t;
     if interval == 0 {
         return RangeOutput::None;
     }
     let mut v = last.f;
-    if !is_rate || last.f >= prev.f || last.f.is_nan() || prev.f.is_nan() {
+    if !is_rate || !(last.f < prev.f || is_st_reset(prev_st, prev.t, last_st, last.t)) {
         v = last.f - prev.f;
     }
     if is_rate {

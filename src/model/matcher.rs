@@ -169,9 +169,6 @@ fn is_go_printable(c: char) -> bool {
         || (0x2060..=0x206f).contains(&u)
         || u == 0xfeff
         || (0xfff9..=0xfffb).contains(&u)
-        // Go prints U+FFFD as is, but its lexer (and ours) rejects it in a string: escaped, it
-        // reads back.
-        || u == 0xfffd
         || u == 0xfffe
         || u == 0xffff)
 }

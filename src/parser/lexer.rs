@@ -136,21 +136,6 @@ impl Kind {
                 | Without
         )
     }
-
-    /// Whether the token has a fixed spelling (upstream's `ItemTypeStr`), which decides how it is
-    /// described in error messages.
-    fn has_fixed_spelling(self) -> bool {
-        !matches!(
-            self,
-            Kind::Eof
-                | Kind::Error
-                | Kind::Number
-                | Kind::Duration
-                | Kind::Str
-                | Kind::Identifier
-                | Kind::MetricIdentifier
-        )
-    }
 }
 
 /// A token: its kind and the byte range of its text.
@@ -182,7 +167,7 @@ impl Token {
             k if k.is_keyword() => format!("<{text}>"),
             k if k.is_operator() => format!("<op:{text}>"),
             Kind::Agg(_) => format!("<aggr:{text}>"),
-            k if k.has_fixed_spelling() => short_quote(text),
+            // Punctuation and the preprocessor keywords (`step`, `start`, ...): quoted text.
             _ => short_quote(text),
         }
     }

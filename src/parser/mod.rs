@@ -121,6 +121,10 @@ fn drop_flat(e: Expr) {
 ///     .map(|ms| ms.iter().map(|m| m.to_string()).collect())
 ///     .collect();
 /// assert_eq!(sels, [vec!["a=\"b\"", "__name__=\"foo\""], vec!["__name__=\"bar\""]]);
+/// let e = ferroprom::parser::parse("topk(scalar(k), x)")?;
+/// let names: Vec<String> =
+///     ferroprom::parser::extract_selectors(&e).iter().map(|ms| ms[0].value.clone()).collect();
+/// assert_eq!(names, ["x", "k"]);
 /// # Ok::<(), ferroprom::parser::ParseError>(())
 /// ```
 pub fn extract_selectors(expr: &Expr) -> Vec<Vec<Matcher>> {
@@ -138,10 +142,11 @@ pub fn extract_selectors(expr: &Expr) -> Vec<Vec<Matcher>> {
                 stack.push(&b.lhs);
             }
             Expr::Aggregate(a) => {
-                stack.push(&a.expr);
+                // Upstream visits the aggregated expression before the parameter.
                 if let Some(p) = &a.param {
                     stack.push(p);
                 }
+                stack.push(&a.expr);
             }
             Expr::Call(c) => stack.extend(c.args.iter().rev()),
             Expr::Number(_) | Expr::String(_) => {}

@@ -4,6 +4,17 @@
 //! [`ParenExpr`], numbers print in Go's shortest decimal form, durations in Prometheus's
 //! `1h30m` form, label matchers sorted, names quoted when they are not legacy identifiers.
 //! For every tree the parser can produce, parsing the printed form gives the same tree back.
+//!
+//! The output is Prometheus 3.14's, character for character, except where Prometheus's own print
+//! would not read back as the same query:
+//!
+//! * a duration literal is converted to milliseconds by rounding, not by truncating through
+//!   nanoseconds (Prometheus prints `1s1ms` as `1s`);
+//! * a negative-zero duration literal keeps its sign (`-0s`; Prometheus prints `0s`);
+//! * U+FFFD in a string or name is escaped as `\ufffd` (Prometheus prints it raw, and its lexer
+//!   then rejects it);
+//! * a metric name that cannot stand before the braces (never produced by the parser) is printed
+//!   as a `__name__` matcher inside them.
 
 use std::fmt::{self, Display, Formatter, Write};
 
@@ -39,7 +50,9 @@ impl Display for NumberLiteral {
     /// shortest decimal form without exponent (`1000000`, `0.001`, `NaN`, `+Inf`).
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if self.duration {
-            if self.value < 0.0 {
+            // Deliberate deviation: Prometheus tests `< 0` and prints `-0s` as `0s`, which reads
+            // back as a different number (`1 / -0s` is `-Inf`, `1 / 0s` is `+Inf`).
+            if self.value.is_sign_negative() {
                 f.write_char('-')?;
                 write_duration(f, seconds_to_millis(-self.value))
             } else {

@@ -36,6 +36,16 @@ type PResult<T> = Result<T, Abort>;
 struct Node {
     expr: Expr,
     depth: usize,
+    /// Set when `expr` stands for upstream's range selector around something that is not a
+    /// selector (`rate(x[1m])[5m]`, already reported): the span upstream gives that node, whose
+    /// modifiers are then refused as upstream refuses them.
+    bad_range: Option<Span>,
+}
+
+impl Node {
+    fn new(expr: Expr, depth: usize) -> Node {
+        Node { expr, depth, bad_range: None }
+    }
 }
 
 /// Stack kept free for recursion; more is allocated on the heap when less is left.
@@ -51,7 +61,15 @@ pub(crate) struct Parser<'a> {
     pub errors: Vec<RawError>,
     depth: usize,
     in_aggregation: bool,
+    /// A syntax error was reported "in aggregation": the aggregation owes upstream's follow-up error.
+    aggregation_caught: bool,
+    /// Operators, parentheses and functions in the duration expression being parsed.
+    duration_nodes: usize,
 }
+
+/// The most operators, parentheses and functions one duration expression may have (whatever
+/// `max_depth` is): their trees are walked recursively.
+const MAX_DURATION_NODES: usize = 1000;
 
 /// Duration contexts: (what, expected) of upstream's error productions.
 type Ctx = (&'static str, &'static str);
@@ -166,6 +184,8 @@ impl<'a> Parser<'a> {
             errors: Vec::new(),
             depth: 0,
             in_aggregation: false,
+            aggregation_caught: false,
+            duration_nodes: 0,
         }
     }
 
@@ -201,8 +221,22 @@ impl<'a> Parser<'a> {
         t.text(self.input)
     }
 
+    /// Records an error. When the token after the construct (upstream's lookahead) is a lexical
+    /// error, upstream has usually read it, and so reported it, before acting on the construct:
+    /// the lexical error goes first.
     fn error(&mut self, start: usize, end: usize, message: impl Into<String>) {
+        self.lex_error_first();
         self.errors.push(RawError { message: message.into(), start, end });
+    }
+
+    /// Records the lexical error once, if the current token is one.
+    fn lex_error_first(&mut self) {
+        let t = self.cur();
+        if t.kind == Kind::Error
+            && let Some(msg) = self.lex_error.take()
+        {
+            self.errors.push(RawError { message: msg, start: t.start, end: t.end });
+        }
     }
 
     fn error_at(&mut self, span: Span, message: impl Into<String>) {
@@ -214,8 +248,7 @@ impl<'a> Parser<'a> {
     fn unexpected(&mut self, context: &str, expected: &str) -> Abort {
         let t = self.cur();
         if t.kind == Kind::Error {
-            let msg = self.lex_error.clone().unwrap_or_default();
-            self.error(t.start, t.end, msg);
+            self.lex_error_first();
             return Abort;
         }
         let mut msg = format!("unexpected {}", t.describe(self.input));
@@ -227,7 +260,7 @@ impl<'a> Parser<'a> {
             msg.push_str(", expected ");
             msg.push_str(expected);
         }
-        self.error(t.start, t.start + (t.end - t.start), msg);
+        self.error(t.start, t.end, msg);
         Abort
     }
 
@@ -235,7 +268,24 @@ impl<'a> Parser<'a> {
     /// `aggregate_op error` production names the context.
     fn unexpected_in_expr(&mut self) -> Abort {
         let ctx = if self.in_aggregation { "aggregation" } else { "" };
+        self.aggregation_caught = self.in_aggregation;
         self.unexpected(ctx, "")
+    }
+
+    /// The end of the last closing token (`)`, `}`, `]`, number, duration) read so far, the
+    /// end upstream gives nodes it builds while recovering from an error.
+    fn last_closing(&self) -> usize {
+        let upto = self.pos.min(self.tokens.len().saturating_sub(1));
+        self.tokens[..=upto]
+            .iter()
+            .rev()
+            .find(|t| {
+                matches!(
+                    t.kind,
+                    Kind::RightBrace | Kind::RightParen | Kind::RightBracket | Kind::Duration | Kind::Number
+                )
+            })
+            .map_or(0, |t| t.end)
     }
 
     fn expect(&mut self, kind: Kind, ctx: Ctx) -> PResult<Token> {
@@ -268,7 +318,7 @@ impl<'a> Parser<'a> {
         if depth > self.opts.max_depth {
             return Err(self.too_deep(expr.span().start));
         }
-        Ok(Node { expr, depth })
+        Ok(Node::new(expr, depth))
     }
 
     /// A stand-in for a node that could not be built; an error has been recorded.
@@ -343,7 +393,7 @@ impl<'a> Parser<'a> {
                     n.value = -n.value;
                 }
                 n.span.start = op_tok.start;
-                Ok(Node { expr: Expr::Number(n), depth: operand.depth })
+                Ok(Node::new(Expr::Number(n), operand.depth))
             }
             e => {
                 let span = Span::new(op_tok.start, e.span().end);
@@ -374,15 +424,12 @@ impl<'a> Parser<'a> {
             Kind::Number | Kind::Duration => {
                 self.advance();
                 let n = self.number_literal(t);
-                Ok(Node { expr: Expr::Number(n), depth: 1 })
+                Ok(Node::new(Expr::Number(n), 1))
             }
             Kind::Str => {
                 self.advance();
                 let value = self.unquote(t);
-                Ok(Node {
-                    expr: Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }),
-                    depth: 1,
-                })
+                Ok(Node::new(Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }), 1))
             }
             Kind::LeftParen => {
                 self.advance();
@@ -402,7 +449,7 @@ impl<'a> Parser<'a> {
                     smoothed: false,
                     span,
                 };
-                Ok(Node { expr: Expr::VectorSelector(vs), depth: 1 })
+                Ok(Node::new(Expr::VectorSelector(vs), 1))
             }
             Kind::Agg(op) if matches!(self.peek_kind(), Kind::LeftParen | Kind::By | Kind::Without) => {
                 self.parse_aggregation(op)
@@ -440,7 +487,7 @@ impl<'a> Parser<'a> {
                     smoothed: false,
                     span,
                 };
-                Ok(Node { expr: Expr::VectorSelector(vs), depth: 1 })
+                Ok(Node::new(Expr::VectorSelector(vs), 1))
             }
             _ => Err(self.unexpected_in_expr()),
         }
@@ -540,6 +587,11 @@ impl<'a> Parser<'a> {
                     self.error(comma.start, comma.end, "trailing commas not allowed in function call args");
                     break;
                 }
+                if self.kind() == Kind::Error {
+                    // Upstream's parser sees the end of input after the comma.
+                    self.error(comma.start, comma.end, "trailing commas not allowed in function call args");
+                    return Err(Abort);
+                }
             }
         }
         let close = self.expect_in_expr(Kind::RightParen)?;
@@ -557,7 +609,7 @@ impl<'a> Parser<'a> {
                 name_tok.end,
                 format!("unknown function with name {}", go_quote(name)),
             );
-            return Ok(Node { expr: Self::placeholder(span), depth: depth + 1 });
+            return Ok(Node::new(Self::placeholder(span), depth + 1));
         };
         if func.experimental && !self.opts.experimental_functions {
             self.error(name_tok.start, name_tok.end, format!("function {} is not enabled", go_quote(name)));
@@ -570,9 +622,13 @@ impl<'a> Parser<'a> {
         let outer = std::mem::replace(&mut self.in_aggregation, true);
         let r = self.parse_aggregation_parts();
         self.in_aggregation = outer;
+        if r.is_err() && std::mem::take(&mut self.aggregation_caught) {
+            let end = self.last_closing();
+            self.error(op_tok.start, end, "no arguments for aggregate expression provided");
+        }
         let (grouping, without, args, depth, end) = r?;
         let span = Span::new(op_tok.start, end);
-        let placeholder = Node { expr: Self::placeholder(span), depth: depth + 1 };
+        let placeholder = Node::new(Self::placeholder(span), depth + 1);
         if args.is_empty() {
             self.error_at(span, "no arguments for aggregate expression provided");
             return Ok(placeholder);
@@ -778,7 +834,7 @@ impl<'a> Parser<'a> {
                     }
                     e => {
                         self.error_at(err_span, "ranges only allowed for vector selectors");
-                        Ok(Node { expr: e, depth: inner.depth })
+                        Ok(Node { expr: e, depth: inner.depth, bad_range: Some(span) })
                     }
                 }
             }
@@ -803,8 +859,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Counts one more node of the current duration expression, refusing too many.
+    fn duration_node(&mut self, at: usize) -> PResult<()> {
+        self.duration_nodes += 1;
+        if self.duration_nodes > self.opts.max_depth.min(MAX_DURATION_NODES) {
+            return Err(self.too_deep(at));
+        }
+        Ok(())
+    }
+
     /// A duration that must be greater than zero when it is a plain number.
     fn parse_positive_duration(&mut self, ctx: Ctx) -> PResult<DurationSpec> {
+        self.duration_nodes = 0;
         let d = self.parse_duration_expr(ctx, None)?;
         if let DurationExpr::Number(n) = &d
             && n.value <= 0.0
@@ -850,6 +916,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             let op_tok = self.advance();
+            self.duration_node(op_tok.start)?;
             let next = if op.is_right_associative() { prec } else { prec + 1 };
             let rhs = self.nested(|p| p.duration_binary(next, ctx, None))?;
             self.duration_gate(duration_expr_span(&lhs));
@@ -876,6 +943,7 @@ impl<'a> Parser<'a> {
             _ => return self.duration_primary(ctx),
         };
         let op_tok = self.advance();
+        self.duration_node(op_tok.start)?;
         let operand = self.nested(|p| p.duration_binary(BinaryOp::Pow.precedence(), ctx, None))?;
         Ok(self.apply_duration_unary(op, op_tok, operand))
     }
@@ -932,6 +1000,7 @@ impl<'a> Parser<'a> {
             }
             Kind::LeftParen => {
                 self.advance();
+                self.duration_node(t.start)?;
                 let inner = self.parse_duration_expr(ctx, None)?;
                 let close = self.expect(Kind::RightParen, ctx)?;
                 self.duration_gate(duration_expr_span(&inner));
@@ -944,6 +1013,7 @@ impl<'a> Parser<'a> {
     /// `step()`, `range()`, `max_of(a, b)`, `min_of(a, b)` (not gated; the caller gates).
     fn duration_function(&mut self, ctx: Ctx) -> PResult<DurationExpr> {
         let t = self.advance();
+        self.duration_node(t.start)?;
         self.expect(Kind::LeftParen, ctx)?;
         match t.kind {
             Kind::Step | Kind::Range => {
@@ -971,6 +1041,7 @@ impl<'a> Parser<'a> {
     /// literal or a duration function ends it; a parenthesised expression may go on with further
     /// duration operators.
     fn parse_offset_duration(&mut self) -> PResult<DurationExpr> {
+        self.duration_nodes = 0;
         let t = self.cur();
         match t.kind {
             Kind::Number | Kind::Duration => Ok(self.duration_literal(t)),
@@ -999,9 +1070,14 @@ impl<'a> Parser<'a> {
                     Kind::Step | Kind::Range | Kind::MaxOf | Kind::MinOf => {
                         let f = self.duration_function(OFFSET_CTX)?;
                         let span = Span::new(t.start, duration_expr_span(&f).end);
-                        let d = DurationExpr::Unary { op, expr: Box::new(f), span };
                         self.duration_gate(span);
-                        Ok(d)
+                        // A unary `+` changes nothing and is not printed: leave it out of the tree
+                        // (as `apply_duration_unary` does) so that the print parses back the same.
+                        Ok(if op == UnaryOp::Neg {
+                            DurationExpr::Unary { op, expr: Box::new(f), span }
+                        } else {
+                            f
+                        })
                     }
                     Kind::LeftParen => {
                         self.advance();
@@ -1037,6 +1113,10 @@ impl<'a> Parser<'a> {
             DurationSpec::Fixed(0) => None,
             s => Some(s),
         };
+        if let Some(r) = n.bad_range {
+            self.error_at(r, "ranges only allowed for vector selectors");
+            return Ok(n);
+        }
         let span = n.expr.span();
         let (slot, span_end) = match &mut n.expr {
             Expr::VectorSelector(vs) => (&mut vs.offset, &mut vs.span.end),
@@ -1086,7 +1166,7 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected(AT_CTX.0, AT_CTX.1)),
         };
         let end = self.tokens.get(self.pos.saturating_sub(1)).map_or(0, |t| t.end);
-        let span = n.expr.span();
+        let span = n.bad_range.unwrap_or_else(|| n.expr.span());
         let at = match at {
             Ok(a) => a,
             Err(ts) => {
@@ -1103,6 +1183,10 @@ impl<'a> Parser<'a> {
                 AtModifier::Timestamp((ts * 1000.0).round() as i64)
             }
         };
+        if let Some(r) = n.bad_range {
+            self.error_at(r, "ranges only allowed for vector selectors");
+            return Ok(n);
+        }
         let (slot, span_end) = match &mut n.expr {
             Expr::VectorSelector(vs) => (&mut vs.at, &mut vs.span.end),
             Expr::MatrixSelector(m) => (&mut m.vector.at, &mut m.span.end),
@@ -1127,9 +1211,12 @@ impl<'a> Parser<'a> {
     /// `anchored` / `smoothed`.
     fn set_extended(&mut self, mut n: Node, anchored: bool) -> Node {
         let name = if anchored { "anchored" } else { "smoothed" };
-        let span = n.expr.span();
+        let span = n.bad_range.unwrap_or_else(|| n.expr.span());
         if !self.opts.extended_range_selectors {
             self.error_at(span, format!("{name} modifier is experimental and not enabled"));
+            return n;
+        }
+        if n.bad_range.is_some() {
             return n;
         }
         let vs = match &mut n.expr {

@@ -22,6 +22,6 @@ pub use runner::{
     run_text, summary,
 };
 pub use script::{
-    Command, Eval, Expect, ExpectKind, ExpectMatch, ExpectedSeries, Load, LoadSeries, LoadValue, Script,
-    ScriptError, parse_number,
+    Command, DEFAULT_MAX_VALUES, Eval, Expect, ExpectKind, ExpectMatch, ExpectedSeries, Load, LoadSeries,
+    LoadValue, Script, ScriptError, parse_number,
 };

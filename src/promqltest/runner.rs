@@ -416,14 +416,16 @@ fn check_annotations(ev: &Eval, expr: &str, res: &QueryOutput) -> Result<(), Str
     check_annotations_of(ev, expr, ExpectKind::Info, &res.infos, "info")?;
     if ev.expects_of(ExpectKind::NoWarn).next().is_some() && !res.warnings.is_empty() {
         return Err(format!(
-            "unexpected warning annotations evaluating query {expr:?} (line {}): {:?}",
-            ev.line, res.warnings
+            "unexpected warning annotations evaluating query {expr:?} (line {}): {}",
+            ev.line,
+            go_list(res.warnings.iter().chain(&res.infos).map(|a| without_position(a)))
         ));
     }
     if ev.expects_of(ExpectKind::NoInfo).next().is_some() && !res.infos.is_empty() {
         return Err(format!(
-            "unexpected info annotations evaluating query {expr:?} (line {}): {:?}",
-            ev.line, res.infos
+            "unexpected info annotations evaluating query {expr:?} (line {}): {}",
+            ev.line,
+            go_list(res.warnings.iter().chain(&res.infos).map(|a| without_position(a)))
         ));
     }
     Ok(())
@@ -449,10 +451,11 @@ fn check_annotations_of(
     for e in &expected {
         if !actual.iter().any(|a| e.matcher.matches(a)) {
             return Err(format!(
-                "expected {name} annotation matching {} {:?} but no matching annotation was found for query {expr:?} (line {}), found: {actual:?}",
+                "expected {name} annotation matching {} {:?} but no matching annotation was found for query {expr:?} (line {}), found: {}",
                 e.matcher.kind_name(),
                 e.matcher.text(),
-                ev.line
+                ev.line,
+                go_list(actual.iter().map(String::as_str))
             ));
         }
     }
@@ -465,6 +468,25 @@ fn check_annotations_of(
         }
     }
     Ok(())
+}
+
+/// A list as Go's `%v` prints a slice of strings or errors: `[a b c]`.
+fn go_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(" "))
+}
+
+/// An annotation without the ` (line:col)` suffix `AsStrings` adds (upstream's `AsErrors` form).
+fn without_position(a: &str) -> &str {
+    match a.rfind(" (") {
+        Some(i)
+            if a.ends_with(')')
+                && a[i + 2..a.len() - 1].split(':').count() == 2
+                && a[i + 2..a.len() - 1].chars().all(|c| c.is_ascii_digit() || c == ':') =>
+        {
+            &a[..i]
+        }
+        _ => a,
+    }
 }
 
 fn assert_sorted(mat: &[Series]) -> Result<(), String> {
@@ -748,4 +770,48 @@ pub fn summary(reports: &[FileReport]) -> String {
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::{ParseOptions, parse_with};
+
+    /// Parses only; the queries are never run here.
+    struct ParseOnly;
+
+    impl QueryEngine for ParseOnly {
+        fn parse(&self, expr: &str) -> Result<Expr, String> {
+            parse_with(expr, &ParseOptions::all_features()).map_err(|e| e.to_string())
+        }
+        fn instant_query(&self, _: &dyn Storage, _: &str, _: i64) -> Result<QueryOutput, String> {
+            Err("not run".into())
+        }
+        fn range_query(
+            &self,
+            _: &dyn Storage,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: i64,
+        ) -> Result<QueryOutput, String> {
+            Err("not run".into())
+        }
+    }
+
+    #[test]
+    fn at_variants() {
+        let cases =
+            at_modifier_cases(&ParseOnly, "rate(x[5m]) + y @ 10 + sum_over_time(z[5m:1m])", 60_000).unwrap();
+        let want = "rate(x[5m] @ 60.000) + y @ 10.000 + sum_over_time(z[5m:1m] @ 60.000)";
+        assert_eq!(cases, [-600_000, 0, 12_000, 60_000, 600_000].map(|t| (want.to_string(), t)));
+        let at_zero = at_modifier_cases(&ParseOnly, "x @ start()", 0).unwrap();
+        assert_eq!(at_zero, [-1000, 0, 1000].map(|t| ("x @ 0.000".to_string(), t)));
+        // An @-unsafe function outside subqueries: no variants; inside a subquery it is left alone.
+        assert!(at_modifier_cases(&ParseOnly, "time() + x", 60_000).unwrap().is_empty());
+        assert_eq!(
+            at_modifier_cases(&ParseOnly, "max_over_time(vector(time())[5m:1m])", 60_000).unwrap().len(),
+            5
+        );
+    }
 }

@@ -301,6 +301,14 @@ impl Script {
     /// # Ok::<(), ferroprom::promqltest::ScriptError>(())
     /// ```
     pub fn parse(input: &str) -> Result<Script, ScriptError> {
+        Script::parse_limited(input, DEFAULT_MAX_VALUES)
+    }
+
+    /// Like [`Script::parse`], with a bound on the number of values all series lines (`load`,
+    /// `@st` and expected lines) may expand to: `0+1x99999999` lines could otherwise ask for any
+    /// amount of memory.
+    pub fn parse_limited(input: &str, max_values: usize) -> Result<Script, ScriptError> {
+        let mut budget = Budget { left: max_values, max: max_values };
         let lines = lines(input);
         let mut commands = Vec::new();
         let mut i = 0;
@@ -314,11 +322,11 @@ impl Script {
             if first == "clear" {
                 commands.push(Command::Clear { line: i + 1 });
             } else if first.starts_with("load") {
-                let (next, load) = parse_load(&lines, i)?;
+                let (next, load) = parse_load(&lines, i, &mut budget)?;
                 commands.push(Command::Load(load));
                 i = next;
             } else if first.starts_with("eval") {
-                let (next, eval) = parse_eval(&lines, i)?;
+                let (next, eval) = parse_eval(&lines, i, &mut budget)?;
                 commands.push(Command::Eval(Box::new(eval)));
                 i = next;
             } else {
@@ -330,15 +338,39 @@ impl Script {
     }
 }
 
+/// How many values a script may expand to by default (100 million, about 1.6 GB once expanded).
+pub const DEFAULT_MAX_VALUES: usize = 100_000_000;
+
+/// The values a script may still expand to.
+struct Budget {
+    left: usize,
+    max: usize,
+}
+
+impl Budget {
+    fn take(&mut self, n: usize, index: usize) -> Result<(), ScriptError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(err(index, format!("the script's series expand to more than {} values", self.max))),
+        }
+    }
+}
+
 /// A series line's labels and values, or its error re-based onto the file line.
 fn parse_series(line: &str, index: usize) -> Result<(Labels, Vec<SequenceValue>), ScriptError> {
     let desc = parse_series_desc(line)
         .map_err(|e| err(index, format!("{}:{}: parse error: {}", index + 1, e.column, e.message)))?;
-    Ok((Labels::from_pairs(desc.labels), desc.values))
+    // Upstream's series parser builds a named metric's labels with a label builder, which drops
+    // labels with empty values (and storage drops them on append): `metric{a=""}` is `metric`.
+    let labels = desc.labels.into_iter().filter(|(_, v)| !v.is_empty());
+    Ok((Labels::from_pairs(labels), desc.values))
 }
 
 /// Parses a `load` block starting at line index `i`; returns the index of its last line.
-fn parse_load(lines: &[&str], mut i: usize) -> Result<(usize, Load), ScriptError> {
+fn parse_load(lines: &[&str], mut i: usize, budget: &mut Budget) -> Result<(usize, Load), ScriptError> {
     let Some(caps) = PAT_LOAD.captures(lines[i]) else {
         return Err(err(i, "invalid load command. (load[_with_nhcb] <step:duration>)"));
     };
@@ -359,11 +391,12 @@ fn parse_load(lines: &[&str], mut i: usize) -> Result<(usize, Load), ScriptError
             if let Some((_, _, st_line)) = pending_st {
                 return Err(err(st_line, "@st line has no following sample line"));
             }
-            let (labels, offsets) = parse_st_line(def, i)?;
+            let (labels, offsets) = parse_st_line(def, i, budget)?;
             pending_st = Some((labels, offsets, i));
             continue;
         }
         let (labels, values) = parse_series(def, i)?;
+        budget.take(values.len(), i)?;
         let mut st_offsets = Vec::new();
         if let Some((st_labels, offsets, st_line)) = pending_st.take() {
             if st_labels != labels {
@@ -394,7 +427,11 @@ fn is_st_line(def: &str) -> bool {
     def.find([' ', '\t']).is_some_and(|sp| def[..sp].ends_with("@st"))
 }
 
-fn parse_st_line(def: &str, i: usize) -> Result<(Labels, Vec<Option<i64>>), ScriptError> {
+fn parse_st_line(
+    def: &str,
+    i: usize,
+    budget: &mut Budget,
+) -> Result<(Labels, Vec<Option<i64>>), ScriptError> {
     let Some(sp) = def.find([' ', '\t']) else {
         return Err(err(i, "invalid @st line: missing value sequence"));
     };
@@ -405,6 +442,7 @@ fn parse_st_line(def: &str, i: usize) -> Result<(Labels, Vec<Option<i64>>), Scri
     for item in def[sp + 1..].split_whitespace() {
         let vals = parse_st_item(item)
             .map_err(|e| err(i, format!("invalid @st sequence: invalid ST item {item:?}: {e}")))?;
+        budget.take(vals.len(), i)?;
         offsets.extend(vals);
     }
     Ok((labels, offsets))
@@ -688,7 +726,7 @@ fn parse_times(from: &str, to: &str, step: &str) -> Result<(i64, i64, i64), Stri
 }
 
 /// Parses an `eval` block starting at line index `i`; returns the index of its last line.
-fn parse_eval(lines: &[&str], mut i: usize) -> Result<(usize, Eval), ScriptError> {
+fn parse_eval(lines: &[&str], mut i: usize, budget: &mut Budget) -> Result<(usize, Eval), ScriptError> {
     let header = lines[i];
     let instant = PAT_EVAL_INSTANT.captures(header);
     let range = PAT_EVAL_RANGE.captures(header);
@@ -789,6 +827,7 @@ fn parse_eval(lines: &[&str], mut i: usize) -> Result<(usize, Eval), ScriptError
             break;
         }
         let (labels, values) = parse_series(def, i)?;
+        budget.take(values.len(), i)?;
         if values.len() > 1 && !is_range && !ev.expect_range_vector {
             return Err(eval_err(
                 "expecting multiple values in instant evaluation not allowed. consider using 'expect range vector' directive to enable a range vector result for an instant query".into(),
@@ -826,6 +865,14 @@ mod tests {
         assert_eq!(go_unquote(r#""a\"b\u00e9""#).as_deref(), Some("a\"bé"));
         assert_eq!(go_unquote("`raw\\n`").as_deref(), Some("raw\\n"));
         assert_eq!(go_unquote(r#""unterminated"#), None);
+    }
+
+    #[test]
+    fn value_budget() {
+        let text = "load 1m\n  x 0x9\n  y 0x9\n";
+        assert!(Script::parse_limited(text, 20).is_ok());
+        let e = Script::parse_limited(text, 15).unwrap_err();
+        assert_eq!(e.to_string(), "line 3: the script's series expand to more than 15 values");
     }
 
     #[test]

@@ -4,21 +4,25 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
-//! use ferroprom::rules::api::rules_json;
-//! use ferroprom::rules::group::{Group, GroupSpec};
+//! use ferroprom::rules::api::{RuleType, RulesFilter, rules_json, rules_json_filtered};
+//! use ferroprom::rules::group::{Group, GroupSpec, RuleSpec};
 //!
 //! let spec = GroupSpec {
 //!     name: "g".into(), file: "r.yml".into(), interval: 60_000, query_offset: None, limit: 0,
-//!     labels: BTreeMap::new(), rules: vec![],
+//!     labels: BTreeMap::new(),
+//!     rules: vec![RuleSpec::Recording { name: "one".into(), expr: "vector(1)".into(), labels: BTreeMap::new() }],
 //! };
 //! let g = Group::new(spec, &BTreeMap::new(), "", true);
 //! assert_eq!(
 //!     rules_json(&[&g]),
-//!     r#"{"groups":[{"name":"g","file":"r.yml","rules":[],"interval":60,"limit":0,"evaluationTime":0,"lastEvaluation":"0001-01-01T00:00:00Z"}]}"#
+//!     r#"{"groups":[{"name":"g","file":"r.yml","rules":[{"name":"one","query":"vector(1)","labels":{},"health":"unknown","evaluationTime":0,"lastEvaluation":"0001-01-01T00:00:00Z","type":"recording"}],"interval":60,"limit":0,"evaluationTime":0,"lastEvaluation":"0001-01-01T00:00:00Z"}]}"#
 //! );
+//! // `?type=alert`: no alerting rules here, so no group either.
+//! let alerts_only = RulesFilter { kind: Some(RuleType::Alerting), ..RulesFilter::default() };
+//! assert_eq!(rules_json_filtered(&[&g], &alerts_only), r#"{"groups":[]}"#);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -106,7 +110,7 @@ enum ApiRule<'a> {
         keep_firing_for: GoFloat,
         labels: &'a BTreeMap<String, String>,
         annotations: &'a BTreeMap<String, String>,
-        alerts: Vec<ApiAlert<'a>>,
+        alerts: Option<Vec<ApiAlert<'a>>>,
         health: &'static str,
         #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
         last_error: Option<&'a str>,
@@ -133,7 +137,7 @@ enum ApiRule<'a> {
     },
 }
 
-fn api_rule(r: &Rule) -> ApiRule<'_> {
+fn api_rule(r: &Rule, with_alerts: bool) -> ApiRule<'_> {
     let common = (
         r.health().as_str(),
         r.last_error(),
@@ -149,7 +153,7 @@ fn api_rule(r: &Rule) -> ApiRule<'_> {
             keep_firing_for: GoFloat(a.keep_firing_for() as f64 / 1000.0),
             labels: a.labels(),
             annotations: a.annotations(),
-            alerts: a.active_alerts().map(api_alert).collect(),
+            alerts: with_alerts.then(|| a.active_alerts().map(api_alert).collect()),
             health: common.0,
             last_error: common.1,
             evaluation_time: GoFloat(common.2),
@@ -182,8 +186,53 @@ struct ApiGroup<'a> {
     last_evaluation: String,
 }
 
-/// The `data` object of `GET /api/v1/rules`: `{"groups":[…]}`.
+/// A kind of rule, as `/api/v1/rules?type=` selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleType {
+    /// Alerting rules (`type=alert`).
+    Alerting,
+    /// Recording rules (`type=record`).
+    Recording,
+}
+
+/// Which rules `GET /api/v1/rules` returns: its query parameters `type`, `rule_name[]`,
+/// `rule_group[]`, `file[]` and `exclude_alerts`. Empty sets select everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesFilter {
+    /// Only rules of this kind.
+    pub kind: Option<RuleType>,
+    /// Only rules with one of these names.
+    pub rule_names: BTreeSet<String>,
+    /// Only groups with one of these names.
+    pub rule_groups: BTreeSet<String>,
+    /// Only groups from one of these files.
+    pub files: BTreeSet<String>,
+    /// Leave out the alerts of alerting rules (`alerts` is `null`).
+    pub exclude_alerts: bool,
+}
+
+impl RulesFilter {
+    fn keeps_group(&self, g: &Group) -> bool {
+        (self.rule_groups.is_empty() || self.rule_groups.contains(g.name()))
+            && (self.files.is_empty() || self.files.contains(g.file()))
+    }
+
+    fn keeps_rule(&self, r: &Rule) -> bool {
+        let kind = if r.as_alerting().is_some() { RuleType::Alerting } else { RuleType::Recording };
+        self.kind.is_none_or(|k| k == kind)
+            && (self.rule_names.is_empty() || self.rule_names.contains(r.name()))
+    }
+}
+
+/// The `data` object of `GET /api/v1/rules`: `{"groups":[…]}` (every rule; see
+/// [`rules_json_filtered`]).
 pub fn rules_json(groups: &[&Group]) -> String {
+    rules_json_filtered(groups, &RulesFilter::default())
+}
+
+/// The `data` object of `GET /api/v1/rules` for the rules `filter` selects. As upstream, a group
+/// left without rules is not listed.
+pub fn rules_json_filtered(groups: &[&Group], filter: &RulesFilter) -> String {
     #[derive(Serialize)]
     struct Data<'a> {
         groups: Vec<ApiGroup<'a>>,
@@ -191,15 +240,22 @@ pub fn rules_json(groups: &[&Group]) -> String {
     let data = Data {
         groups: groups
             .iter()
+            .filter(|g| filter.keeps_group(g))
             .map(|g| ApiGroup {
                 name: g.name(),
                 file: g.file(),
-                rules: g.rules().iter().map(api_rule).collect(),
+                rules: g
+                    .rules()
+                    .iter()
+                    .filter(|r| filter.keeps_rule(r))
+                    .map(|r| api_rule(r, !filter.exclude_alerts))
+                    .collect(),
                 interval: GoFloat(g.interval() as f64 / 1000.0),
                 limit: g.spec().limit,
                 evaluation_time: GoFloat(g.evaluation_time().as_secs_f64()),
                 last_evaluation: go_time_json(g.last_evaluation()),
             })
+            .filter(|g| !g.rules.is_empty())
             .collect(),
     };
     serde_json::to_string(&data).unwrap_or_else(|_| "{\"groups\":[]}".to_string())

@@ -374,3 +374,49 @@ fn run_group(
         }
     }
 }
+
+/// Evaluates `groups` over stored data instead of live: every group at each of its slots in
+/// `[start, end]` (multiples of its interval counted from `start`), in time order (groups due at
+/// the same time in the order given). Used to run rules over a recorded data set.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::Arc;
+/// use ferroprom::engine::{Engine, EngineOptions};
+/// use ferroprom::model::Labels;
+/// use ferroprom::rules::group::{EngineQueryFunc, EvalEnv, Group, GroupSpec, RuleSpec};
+/// use ferroprom::rules::manager::replay;
+/// use ferroprom::storage::MemStorage;
+///
+/// let store = Arc::new(MemStorage::new());
+/// store.append(&Labels::from_pairs([("__name__", "up"), ("job", "a")]), 0, 1.0)?;
+/// let env = EvalEnv {
+///     query: Arc::new(EngineQueryFunc { engine: Arc::new(Engine::new(EngineOptions::default())), storage: store.clone() }),
+///     store: store.clone(),
+///     notify: None,
+///     resend_delay: 60_000,
+///     default_query_offset: 0,
+/// };
+/// let spec = GroupSpec {
+///     name: "g".into(), file: "r.yml".into(), interval: 60_000, query_offset: None, limit: 0,
+///     labels: BTreeMap::new(),
+///     rules: vec![RuleSpec::Recording { name: "job:up:sum".into(), expr: "sum by (job) (up)".into(), labels: BTreeMap::new() }],
+/// };
+/// let mut groups = vec![Group::new(spec, &BTreeMap::new(), "", true)];
+/// replay(&mut groups, &env, 0, 120_000);
+/// assert_eq!(groups[0].last_eval_timestamp(), Some(120_000));
+/// assert_eq!(store.series_count(), 2); // up and job:up:sum
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn replay(groups: &mut [Group], env: &EvalEnv, start: i64, end: i64) {
+    let mut next: Vec<i64> = vec![start; groups.len()];
+    loop {
+        let Some(t) = next.iter().copied().filter(|&t| t <= end).min() else { return };
+        for (i, g) in groups.iter_mut().enumerate() {
+            if next[i] == t {
+                g.eval(t, env);
+                next[i] = t.saturating_add(g.interval().max(1));
+            }
+        }
+    }
+}

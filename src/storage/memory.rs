@@ -77,8 +77,8 @@ pub enum AppendError {
         /// The timestamp.
         t: i64,
     },
-    /// A sample for the empty label set.
-    #[error("empty labelset")]
+    /// A sample for the empty label set (after dropping labels with empty values).
+    #[error("empty labelset: invalid sample")]
     EmptyLabels,
 }
 
@@ -301,6 +301,18 @@ impl Inner {
         if let Some(&id) = self.by_labels.get(labels) {
             return Ok(id);
         }
+        // As in Prometheus's head, a label with an empty value is no label.
+        if labels.iter().any(|l| l.value.is_empty()) {
+            let stripped = Labels::from_vec(labels.iter().filter(|l| !l.value.is_empty()).cloned().collect());
+            if let Some(&id) = self.by_labels.get(&stripped) {
+                return Ok(id);
+            }
+            return self.create_series(&stripped);
+        }
+        self.create_series(labels)
+    }
+
+    fn create_series(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
         if labels.is_empty() {
             return Err(AppendError::EmptyLabels);
         }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod eval_check;
 pub mod parse_check;
 pub mod roundtrip_check;
 

@@ -2,12 +2,13 @@
 //! the fuzz regression test.
 //!
 //! For a tree `e` the parser produced: the canonical print parses back to `e`, printing that again
-//! gives the same text, and the pretty form parses back to `e` too. Trees are compared after sorting
-//! each selector's matchers, because printing sorts them.
+//! gives the same text, and the pretty form (at the default width and at a narrow one) parses
+//! back to `e` too. Trees are compared after sorting each selector's matchers, because printing
+//! sorts them.
 
 #![allow(dead_code)]
 
-use ferroprom::parser::{Expr, ParseOptions, parse_with, prettify};
+use ferroprom::parser::{Expr, ParseOptions, parse_with, prettify, prettify_width};
 
 /// Parses `input` with every feature on and, when it parses, checks that its prints round-trip.
 pub fn check_input(input: &str) -> Result<(), String> {
@@ -32,13 +33,15 @@ pub fn check_tree(e: &Expr) -> Result<(), String> {
     if reprinted != printed {
         return Err(format!("printing is not idempotent\n  print:   {printed}\n  reprint: {reprinted}"));
     }
-    let pretty = prettify(e);
-    let back = parse_with(&pretty, &opts)
-        .map_err(|err| format!("pretty form does not parse back\n  pretty:\n{pretty}\n  error: {err}"))?;
-    if normalized(&back) != normalized(e) {
-        return Err(format!(
-            "pretty form parses back to a different tree\n  pretty:\n{pretty}\n  reprint: {back}\n  print:   {printed}"
-        ));
+    // The default width, and a narrow one that splits nearly every node.
+    for pretty in [prettify(e), prettify_width(e, 10)] {
+        let back = parse_with(&pretty, &opts)
+            .map_err(|err| format!("pretty form does not parse back\n  pretty:\n{pretty}\n  error: {err}"))?;
+        if normalized(&back) != normalized(e) {
+            return Err(format!(
+                "pretty form parses back to a different tree\n  pretty:\n{pretty}\n  reprint: {back}\n  print:   {printed}"
+            ));
+        }
     }
     Ok(())
 }

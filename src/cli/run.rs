@@ -1,0 +1,413 @@
+//! `ferroprom run`: the long-running rule evaluator.
+//!
+//! Loads rule files and PrometheusRule manifests, seeds the in-memory store from a data file, runs
+//! the rule manager at the evaluation slots, delivers alerts to Alertmanagers and serves
+//! Prometheus's `/api/v1/rules`, `/api/v1/alerts`, `/metrics`, `/-/ready` and `/-/healthy`.
+//! SIGTERM or SIGINT stops it gracefully (rule manager stopped, queued alerts delivered, exit 0);
+//! SIGHUP reloads the rule files, keeping alert state. With `--replay-until` it evaluates the rules
+//! over the seeded data instead, prints what they recorded and alerted, and exits.
+
+mod http;
+mod replay;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::Duration;
+
+use clap::Args;
+use ferroprom::datafile::DataFileError;
+use ferroprom::engine::{Engine, EngineOptions};
+use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
+use ferroprom::rules::api::go_time_json;
+use ferroprom::rules::duration::parse_duration;
+use ferroprom::rules::group::{EngineQueryFunc, group_key, send_to_notifier};
+use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
+use ferroprom::rules::manifest::Selector;
+use ferroprom::rules::{LoadOptions, RuleGroup, load_file};
+use ferroprom::storage::MemStorage;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+/// Arguments of `ferroprom run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A rule file or a file of PrometheusRule manifests; may be repeated.
+    #[arg(long = "rules", value_name = "FILE", required = true)]
+    rules: Vec<PathBuf>,
+    /// Only load PrometheusRule manifests whose labels match this selector (the operator's
+    /// `ruleSelector`), e.g. `role=alert-rules,prometheus=main`.
+    #[arg(long, value_name = "SELECTOR", value_parser = selector_arg)]
+    rule_selector: Option<Selector>,
+    /// Seed the in-memory store from this data file (promqltest `load` text, or Prometheus/OpenMetrics
+    /// text exposition with timestamps).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Send alerts to this Alertmanager (`http://host:port[/prefix]`); may be repeated.
+    #[arg(long = "alertmanager", value_name = "URL", value_parser = alertmanager_arg)]
+    alertmanagers: Vec<String>,
+    /// How often groups without their own `interval` are evaluated.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = interval_arg)]
+    evaluation_interval: Duration,
+    /// Minimum wait before an alert still firing is sent to the Alertmanagers again.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = duration_arg)]
+    resend_delay: Duration,
+    /// A label added to every alert sent (alert labels win) and visible to templates as
+    /// `$externalLabels`; may be repeated.
+    #[arg(long = "external-label", value_name = "NAME=VALUE", value_parser = label_arg)]
+    external_labels: Vec<(String, String)>,
+    /// The URL ferroprom is reached at, used in alerts' generator URLs and by the `externalURL`
+    /// template function (default: `http://` and the listen address).
+    #[arg(long, value_name = "URL")]
+    external_url: Option<String>,
+    /// Where the HTTP API listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9099")]
+    listen: String,
+    /// Enable a Prometheus feature flag (`promql-experimental-functions`, `promql-duration-expr`,
+    /// `promql-extended-range-selectors`, `promql-binop-fill-modifiers`, `promql-delayed-name-removal`);
+    /// may be repeated or comma-separated.
+    #[arg(long = "enable-feature", value_name = "NAME")]
+    features: Vec<String>,
+    /// Do not run live: evaluate every group at each of its slots from the start of the `--data` to
+    /// this time (a duration from the epoch such as `1h`, Unix seconds, or RFC 3339), print the
+    /// recorded series and the alerts, and exit. Nothing is served or sent.
+    #[arg(long, value_name = "TIME", value_parser = time_arg, conflicts_with = "alertmanagers")]
+    replay_until: Option<i64>,
+}
+
+fn selector_arg(s: &str) -> Result<Selector, String> {
+    s.parse::<Selector>().map_err(|e| e.to_string())
+}
+
+fn alertmanager_arg(s: &str) -> Result<String, String> {
+    alerts_endpoint(s).map(|_| s.to_string()).map_err(|e| e.to_string())
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+fn interval_arg(s: &str) -> Result<Duration, String> {
+    match duration_arg(s)? {
+        d if d.is_zero() => Err("the evaluation interval must be greater than 0".into()),
+        d => Ok(d),
+    }
+}
+
+fn label_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
+/// A time: a duration from the epoch, Unix seconds (fractions allowed) or RFC 3339.
+fn time_arg(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+    {
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    parse_duration(s).map(millis).map_err(|_| {
+        format!("invalid time {s:?}: expected a duration from the epoch, Unix seconds or RFC 3339")
+    })
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Writes a log line to stderr in Prometheus's logfmt shape: `time=… level=… msg="…" key="value"…`.
+fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let mut line = format!("time={} level={level} msg={msg:?}", ferroprom::notifier::rfc3339_millis(now));
+    for (k, v) in fields {
+        line.push_str(&format!(" {k}={v:?}"));
+    }
+    eprintln!("{line}");
+}
+
+/// What the flags configure, independent of live or replay mode.
+struct Setup {
+    load: LoadOptions,
+    engine: EngineOptions,
+    external_labels: BTreeMap<String, String>,
+}
+
+fn setup(args: &RunArgs) -> Setup {
+    let mut engine = EngineOptions::default();
+    for feature in args.features.iter().flat_map(|f| f.split(',')) {
+        match feature {
+            "promql-experimental-functions" => engine.parser.experimental_functions = true,
+            "promql-extended-range-selectors" => engine.parser.extended_range_selectors = true,
+            "promql-binop-fill-modifiers" => engine.parser.binop_fill_modifiers = true,
+            "promql-duration-expr" => engine.parser.duration_expressions = true,
+            "promql-delayed-name-removal" => engine.delayed_name_removal = true,
+            "" => {}
+            other => log("warn", "Unknown feature flag ignored", &[("feature", other)]),
+        }
+    }
+    let load = LoadOptions {
+        parse: engine.parser.clone(),
+        selector: args.rule_selector.clone(),
+        ..LoadOptions::default()
+    };
+    Setup { load, engine, external_labels: args.external_labels.iter().cloned().collect() }
+}
+
+/// Loads every rule file, logging warnings and skipped manifests; every error of every file on failure.
+fn load_rules(args: &RunArgs, opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<String>> {
+    let mut groups = Vec::new();
+    let mut errors = Vec::new();
+    for path in &args.rules {
+        match load_file(path, opts) {
+            Ok(loaded) => {
+                let file = path.display().to_string();
+                for w in &loaded.warnings {
+                    log("warn", "Rule file warning", &[("file", &file), ("warning", w)]);
+                }
+                if let Some(sel) = &loaded.manifests {
+                    for skipped in &sel.skipped {
+                        log("info", "PrometheusRule not selected", &[("file", &file), ("object", skipped)]);
+                    }
+                }
+                groups.extend(loaded.groups);
+            }
+            Err(errs) => errors.extend(errs.iter().map(|e| e.to_string())),
+        }
+    }
+    if errors.is_empty() { Ok(groups) } else { Err(errors) }
+}
+
+/// Runs `ferroprom run`.
+pub fn run(args: &RunArgs) -> ExitCode {
+    let setup = setup(args);
+    let groups = match load_rules(args, &setup.load) {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("error: the rule files could not be loaded");
+            return ExitCode::from(1);
+        }
+    };
+    let store = match &args.data {
+        Some(path) => match ferroprom::datafile::load_file(path) {
+            Ok(s) => Arc::new(s),
+            Err(e @ DataFileError::Io { .. }) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => Arc::new(MemStorage::new()),
+    };
+    let engine = Arc::new(Engine::new(setup.engine.clone()));
+    if let Some((first, last)) = store.time_bounds().filter(|_| args.replay_until.is_none()) {
+        log(
+            "info",
+            "Store seeded",
+            &[
+                ("series", &store.series_count().to_string()),
+                ("samples", &store.sample_count().to_string()),
+                ("from", &go_time_json(Some(first))),
+                ("to", &go_time_json(Some(last))),
+            ],
+        );
+    }
+    if let Some(until) = args.replay_until {
+        let external_url = external_url(args, &args.listen);
+        let opts = replay::ReplayOptions {
+            interval: millis(args.evaluation_interval),
+            resend_delay: millis(args.resend_delay),
+            external_labels: setup.external_labels,
+            external_url,
+            until,
+        };
+        return replay::replay(&groups, store, engine, &opts);
+    }
+    live(args, &setup, groups, store, engine)
+}
+
+/// `--external-url` without its trailing slash, or `http://` and the address listened on.
+fn external_url(args: &RunArgs, listening: &str) -> String {
+    let url = args.external_url.clone().unwrap_or_else(|| format!("http://{listening}"));
+    url.trim_end_matches('/').to_string()
+}
+
+/// The long-running mode: serve, evaluate and notify until SIGTERM/SIGINT.
+fn live(
+    args: &RunArgs,
+    setup: &Setup,
+    groups: Vec<RuleGroup>,
+    store: Arc<MemStorage>,
+    engine: Arc<Engine>,
+) -> ExitCode {
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let server = match tiny_http::Server::http(args.listen.as_str()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let address = server.server_addr().to_ip().map_or_else(|| args.listen.clone(), |a| a.to_string());
+    let external_url = external_url(args, &address);
+    let notifier_opts = NotifierOptions {
+        external_labels: setup.external_labels.clone(),
+        drain_on_shutdown: false,
+        ..NotifierOptions::default()
+    };
+    let queue_capacity = notifier_opts.queue_capacity;
+    let notifier = if args.alertmanagers.is_empty() {
+        None
+    } else {
+        match Notifier::new(&args.alertmanagers, notifier_opts) {
+            Ok(n) => Some(Arc::new(n)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let interval = millis(args.evaluation_interval);
+    let query = EngineQueryFunc { engine, storage: Arc::clone(&store) };
+    let mut opts = ManagerOptions::new(Arc::new(query), store);
+    opts.notify = notifier.as_ref().map(|n| send_to_notifier(Arc::clone(n), external_url.clone()));
+    opts.external_labels = setup.external_labels.clone();
+    opts.external_url = external_url;
+    opts.resend_delay = millis(args.resend_delay);
+    opts.default_interval = interval;
+    let manager = Arc::new(Manager::new(opts));
+
+    let state = Arc::new(http::Served::new(Arc::clone(&manager), notifier.clone(), queue_capacity));
+    let http_thread = {
+        let (server, state) = (Arc::clone(&server), Arc::clone(&state));
+        std::thread::spawn(move || http::serve(&server, &state))
+    };
+    log("info", "Listening on", &[("address", &address)]);
+    for am in notifier.iter().flat_map(|n| n.alertmanagers()) {
+        log("info", "Sending alerts to", &[("alertmanager", &am)]);
+    }
+    start_groups(&manager, &groups, interval);
+    let (stop_watch, watch_rx) = channel();
+    let watcher = {
+        let (manager, notifier) = (Arc::clone(&manager), notifier.clone());
+        std::thread::spawn(move || watch(&manager, notifier.as_deref(), &watch_rx))
+    };
+
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            match load_rules(args, &setup.load) {
+                Ok(groups) => start_groups(&manager, &groups, interval),
+                Err(errors) => {
+                    for e in errors {
+                        log("error", "Reloading rules failed; keeping the running ones", &[("err", &e)]);
+                    }
+                }
+            }
+            continue;
+        }
+        let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
+        log("info", "Received shutdown signal, stopping", &[("signal", name)]);
+        break;
+    }
+    state.stopping.store(true, Ordering::SeqCst);
+    manager.stop();
+    log("info", "Rule manager stopped", &[]);
+    let _ = stop_watch.send(());
+    let _ = watcher.join();
+    if let Some(n) = &notifier
+        && !n.flush(Duration::from_secs(10))
+    {
+        let queued: usize = n.stats().iter().map(|s| s.queue_length).sum();
+        log("warn", "Alerts still queued at shutdown were dropped", &[("count", &queued.to_string())]);
+    }
+    drop(notifier);
+    server.unblock();
+    let _ = http_thread.join();
+    log("info", "See you next time!", &[]);
+    ExitCode::SUCCESS
+}
+
+fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
+    let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+    manager.update(group_specs(groups, interval));
+    log(
+        "info",
+        "Rules loaded, evaluating",
+        &[("groups", &groups.len().to_string()), ("rules", &rules.to_string())],
+    );
+}
+
+/// Logs, once per evaluation, rules that failed and alerts whose templates failed to expand, and
+/// alerts the notifier dropped (an Alertmanager unreachable after retries, a full queue), until told to stop. Evaluation goes on regardless.
+fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
+    let mut seen: HashMap<(String, usize), i64> = HashMap::new();
+    let mut delivery: HashMap<String, u64> = HashMap::new();
+    loop {
+        match stop.recv_timeout(Duration::from_millis(500)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        manager.with_groups(|groups| {
+            for g in groups {
+                let key = group_key(g.file(), g.name());
+                for (i, r) in g.rules().iter().enumerate() {
+                    let Some(at) = r.eval_timestamp() else { continue };
+                    if seen.insert((key.clone(), i), at) == Some(at) {
+                        continue;
+                    }
+                    if let Some(err) = r.last_error() {
+                        log(
+                            "warn",
+                            "Evaluating rule failed",
+                            &[("group", &key), ("rule", r.name()), ("err", err)],
+                        );
+                    }
+                    for a in r.as_alerting().into_iter().flat_map(|a| a.active_alerts()) {
+                        let values =
+                            a.labels.iter().map(|l| &*l.value).chain(a.annotations.values().map(|v| &**v));
+                        for v in values.filter(|v| v.contains("<error expanding template:")) {
+                            log(
+                                "warn",
+                                "Expanding alert template failed",
+                                &[("rule", r.name()), ("result", v)],
+                            );
+                        }
+                    }
+                }
+            }
+        });
+        for s in notifier.iter().flat_map(|n| n.stats()) {
+            let dropped = delivery.get(&s.url).copied().unwrap_or(0);
+            if s.dropped > dropped {
+                let n = (s.dropped - dropped).to_string();
+                let err = s.last_error.as_deref().unwrap_or("notification queue full");
+                log(
+                    "error",
+                    "Error sending alerts, dropped",
+                    &[("alertmanager", &s.url), ("count", &n), ("err", err)],
+                );
+            }
+            delivery.insert(s.url.clone(), s.dropped);
+        }
+    }
+}
