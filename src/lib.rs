@@ -24,6 +24,7 @@ pub mod plan;
 pub mod promqltest;
 pub mod rules;
 pub mod storage;
+pub mod unittest;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -6,6 +6,7 @@ mod expr;
 mod promqltest;
 mod query;
 mod run;
+mod test;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Explain(query::ExplainArgs),
     /// Evaluate rule groups continuously, send their alerts to Alertmanagers and serve the rules API.
     Run(run::RunArgs),
+    /// Run rule unit tests (`test rules`), as promtool does.
+    Test(test::TestArgs),
 }
 
 /// Runs the parsed command line.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Query(args) => query::query(&args),
         Command::Explain(args) => query::explain(&args),
         Command::Run(args) => run::run(&args),
+        Command::Test(args) => test::test_rules(&args),
     }
 }
 
