@@ -185,42 +185,39 @@ pub trait Storage: Send + Sync {
     ) -> Result<Vec<String>, StorageError>;
 }
 
-impl<S: Storage + ?Sized> Storage for Arc<S> {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        (**self).select(matchers, hints)
-    }
+/// Implements [`Storage`] for a pointer type by asking the store it points to.
+macro_rules! forward_storage {
+    ($pointer:ty) => {
+        impl<S: Storage + ?Sized> Storage for $pointer {
+            fn select(
+                &self,
+                matchers: &[Matcher],
+                hints: &SelectHints,
+            ) -> Result<Vec<SeriesData>, StorageError> {
+                (**self).select(matchers, hints)
+            }
 
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        (**self).label_names(matchers, mint, maxt)
-    }
+            fn label_names(
+                &self,
+                matchers: &[Matcher],
+                mint: i64,
+                maxt: i64,
+            ) -> Result<Vec<String>, StorageError> {
+                (**self).label_names(matchers, mint, maxt)
+            }
 
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        (**self).label_values(name, matchers, mint, maxt)
-    }
+            fn label_values(
+                &self,
+                name: &str,
+                matchers: &[Matcher],
+                mint: i64,
+                maxt: i64,
+            ) -> Result<Vec<String>, StorageError> {
+                (**self).label_values(name, matchers, mint, maxt)
+            }
+        }
+    };
 }
 
-impl<S: Storage + ?Sized> Storage for &S {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        (**self).select(matchers, hints)
-    }
-
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        (**self).label_names(matchers, mint, maxt)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        (**self).label_values(name, matchers, mint, maxt)
-    }
-}
+forward_storage!(Arc<S>);
+forward_storage!(&S);
