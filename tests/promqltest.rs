@@ -149,15 +149,7 @@ mod selector_engine {
                 .iter()
                 .map(|(n, v)| Matcher::new(MatchOp::Equal, n.clone(), v.clone()).map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
-            Ok(Expr::VectorSelector(VectorSelector {
-                name,
-                matchers,
-                offset: None,
-                at: None,
-                anchored: false,
-                smoothed: false,
-                span,
-            }))
+            Ok(Expr::VectorSelector(VectorSelector::new(name, matchers, span)))
         }
 
         fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {

@@ -447,16 +447,7 @@ impl<'a> Parser<'a> {
             }
             Kind::LeftBrace => {
                 let (matchers, span) = self.parse_label_matchers()?;
-                let vs = VectorSelector {
-                    name: None,
-                    matchers,
-                    offset: None,
-                    at: None,
-                    anchored: false,
-                    smoothed: false,
-                    span,
-                };
-                Ok(Node::new(Expr::VectorSelector(vs), 1))
+                Ok(Node::new(Expr::VectorSelector(VectorSelector::new(None, matchers, span)), 1))
             }
             Kind::Agg(op) if matches!(self.peek_kind(), Kind::LeftParen | Kind::By | Kind::Without) => {
                 self.parse_aggregation(op)
@@ -485,16 +476,7 @@ impl<'a> Parser<'a> {
                     Ok(m) => matchers.push(m),
                     Err(e) => self.error(t.start, t.end, e.0),
                 }
-                let vs = VectorSelector {
-                    name: Some(name),
-                    matchers,
-                    offset: None,
-                    at: None,
-                    anchored: false,
-                    smoothed: false,
-                    span,
-                };
-                Ok(Node::new(Expr::VectorSelector(vs), 1))
+                Ok(Node::new(Expr::VectorSelector(VectorSelector::new(Some(name), matchers, span)), 1))
             }
             _ => Err(self.unexpected_in_expr()),
         }
