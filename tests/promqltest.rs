@@ -6,21 +6,7 @@ use std::path::{Path, PathBuf};
 use ferroprom::parser::{ParseOptions, parse_with};
 use ferroprom::promqltest::{Command, Script};
 
-fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/promqltest")
-}
+mod support;
 
 fn own_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promql")
@@ -31,7 +17,7 @@ fn own_dir() -> PathBuf {
 fn every_script_reads() {
     let mut failures = Vec::new();
     let mut evals = 0;
-    let files: Vec<PathBuf> = test_files(&corpus_dir()).into_iter().chain(test_files(&own_dir())).collect();
+    let files = support::promqltest_files();
     assert!(!files.is_empty());
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();

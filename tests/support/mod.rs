@@ -1,4 +1,4 @@
-//! Helpers shared by the printer, round-trip and fuzz-regression tests.
+//! Helpers shared by the printer, round-trip, fuzz-regression and promqltest-script tests.
 
 #![allow(dead_code)]
 
@@ -12,6 +12,25 @@ use std::path::{Path, PathBuf};
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `.test` files directly in `dir`, sorted (none when `dir` cannot be read).
+fn test_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every promqltest script: upstream's (`../shared/conformance/promqltest/`), then ours
+/// (`testdata/promql/`).
+pub fn promqltest_files() -> Vec<PathBuf> {
+    let mut files = test_files(&root().join("../shared/conformance/promqltest"));
+    files.extend(test_files(&root().join("testdata/promql")));
+    files
 }
 
 /// Known gaps: `(kind, input) -> reason`, from `testdata/printer/expected-failures.txt`.
