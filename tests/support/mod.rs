@@ -14,22 +14,31 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `.test` files directly in `dir`, sorted (none when `dir` cannot be read).
-fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
+/// The paths in `dir` that `keep` accepts, sorted (entries that cannot be read are skipped).
+pub fn sorted_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| keep(p)).collect();
     files.sort();
-    files
+    Ok(files)
+}
+
+/// [`sorted_files`], failing the test when `dir` cannot be read.
+pub fn files_in(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    sorted_files(dir, keep).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+/// Whether `p` has the extension `ext`.
+pub fn has_extension(p: &Path, ext: &str) -> bool {
+    p.extension().is_some_and(|e| e == ext)
 }
 
 /// Every promqltest script: upstream's (`../shared/conformance/promqltest/`), then ours
-/// (`testdata/promql/`).
+/// (`testdata/promql/`). A directory that cannot be read contributes none.
 pub fn promqltest_files() -> Vec<PathBuf> {
-    let mut files = test_files(&root().join("../shared/conformance/promqltest"));
-    files.extend(test_files(&root().join("testdata/promql")));
+    let scripts =
+        |dir: &str| sorted_files(&root().join(dir), |p| has_extension(p, "test")).unwrap_or_default();
+    let mut files = scripts("../shared/conformance/promqltest");
+    files.extend(scripts("testdata/promql"));
     files
 }
 
@@ -92,11 +101,5 @@ impl Report {
 
 /// The `.txt` files of a directory, sorted.
 pub fn txt_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt") && !p.ends_with("expected-failures.txt"))
-        .collect();
-    files.sort();
-    files
+    files_in(dir, |p| has_extension(p, "txt") && !p.ends_with("expected-failures.txt"))
 }
