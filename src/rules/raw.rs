@@ -233,10 +233,19 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// The scalar visits of a visitor for a collection node (mapping or list): a scalar there is a
-/// mismatch, kept as the [`Value`] it is, wrapped by `$mismatched`.
-macro_rules! scalar_mismatches {
-    ($mismatched:expr) => {
+/// The visits of a visitor for a collection node (mapping or list) that find no collection: null
+/// is an empty one; a scalar is a mismatch, kept as the [`Value`] it is, wrapped by `$mismatched`.
+macro_rules! non_collection_visits {
+    ($de:lifetime, $mismatched:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(<Self::Value as Default>::default())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(<Self::Value as Default>::default())
+        }
+        fn visit_some<D: Deserializer<$de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            <Self::Value as Deserialize<$de>>::deserialize(d)
+        }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             ValueVisitor.visit_str(v).map($mismatched)
         }
@@ -307,19 +316,10 @@ impl<'de, T: Record> Deserialize<'de> for Node<T> {
                 }
                 Ok(node)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Node<T>, E> {
-                Ok(Node::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Node<T>, E> {
-                Ok(Node::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<T>, D::Error> {
-                Node::deserialize(d)
-            }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Node<T>, A::Error> {
                 Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Node::mismatched)
             }
-            scalar_mismatches!(Node::mismatched);
+            non_collection_visits!('de, Node::mismatched);
         }
         deserializer.deserialize_any(V(PhantomData))
     }
@@ -365,19 +365,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 }
                 Ok(List { items, mismatch: None })
             }
-            fn visit_unit<E: de::Error>(self) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
-                List::deserialize(d)
-            }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<List<T>, A::Error> {
                 Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(List::mismatched)
             }
-            scalar_mismatches!(List::mismatched);
+            non_collection_visits!('de, List::mismatched);
         }
         deserializer.deserialize_any(V(PhantomData))
     }
