@@ -63,6 +63,29 @@ impl SelectHints {
     }
 }
 
+/// The accessors of a sample-column type: its samples are counted by `t`, their start timestamps
+/// are in `st`.
+macro_rules! sample_columns {
+    ($columns:ty) => {
+        impl $columns {
+            /// The number of samples.
+            pub fn len(&self) -> usize {
+                self.t.len()
+            }
+
+            /// Whether there are no samples.
+            pub fn is_empty(&self) -> bool {
+                self.t.is_empty()
+            }
+
+            /// The start timestamp of sample `i` (0 when unknown).
+            pub fn start_timestamp(&self, i: usize) -> i64 {
+                self.st.get(i).copied().unwrap_or(0)
+            }
+        }
+    };
+}
+
 /// Float samples of one series as parallel columns, ascending by timestamp.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FloatColumns {
@@ -75,22 +98,7 @@ pub struct FloatColumns {
     pub st: Vec<i64>,
 }
 
-impl FloatColumns {
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.t.len()
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
-    }
-
-    /// The start timestamp of sample `i` (0 when unknown).
-    pub fn start_timestamp(&self, i: usize) -> i64 {
-        self.st.get(i).copied().unwrap_or(0)
-    }
-}
+sample_columns!(FloatColumns);
 
 /// Native histogram samples of one series as parallel columns, ascending by timestamp.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -103,22 +111,7 @@ pub struct HistogramColumns {
     pub st: Vec<i64>,
 }
 
-impl HistogramColumns {
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.t.len()
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
-    }
-
-    /// The start timestamp of sample `i` (0 when unknown).
-    pub fn start_timestamp(&self, i: usize) -> i64 {
-        self.st.get(i).copied().unwrap_or(0)
-    }
-}
+sample_columns!(HistogramColumns);
 
 /// One selected series: its labels and its samples in the selected time range. A timestamp occurs
 /// in at most one of the two columns. Staleness markers are always float samples.
