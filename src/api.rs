@@ -50,17 +50,29 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn labels_json(out: &mut String, labels: &Labels) {
-    out.push('{');
-    for (i, l) in labels.iter().enumerate() {
+/// Writes `items` between `open` and `close`, separated by commas, each as `item` writes it.
+fn json_list<T>(
+    out: &mut String,
+    (open, close): (char, char),
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut String, T),
+) {
+    out.push(open);
+    for (i, x) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        item(out, x);
+    }
+    out.push(close);
+}
+
+fn labels_json(out: &mut String, labels: &Labels) {
+    json_list(out, ('{', '}'), labels.iter(), |out, l| {
         json_string(out, &l.name);
         out.push(':');
         json_string(out, &l.value);
-    }
-    out.push('}');
+    });
 }
 
 fn float_json(out: &mut String, v: f64) {
@@ -155,11 +167,8 @@ fn histogram_json(out: &mut String, h: &FloatHistogram) {
     float_json(out, h.sum);
     let bs: Vec<Bucket> = buckets(h).into_iter().filter(|b| b.count != 0.0).collect();
     if !bs.is_empty() {
-        out.push_str(",\"buckets\":[");
-        for (i, b) in bs.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
+        out.push_str(",\"buckets\":");
+        json_list(out, ('[', ']'), &bs, |out, b| {
             let _ = write!(out, "[{},", b.rule);
             float_json(out, b.lower);
             out.push(',');
@@ -167,8 +176,7 @@ fn histogram_json(out: &mut String, h: &FloatHistogram) {
             out.push(',');
             float_json(out, b.count);
             out.push(']');
-        }
-        out.push(']');
+        });
     }
     out.push('}');
 }
@@ -194,60 +202,34 @@ fn result_json(out: &mut String, v: &Value) {
             json_string(out, v);
             out.push(']');
         }
-        Value::Vector(samples) => {
-            out.push('[');
-            for (i, s) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+        Value::Vector(samples) => json_list(out, ('[', ']'), samples, |out, s| {
+            out.push_str("{\"metric\":");
+            labels_json(out, &s.labels);
+            match &s.h {
+                Some(h) => {
+                    out.push_str(",\"histogram\":");
+                    point_json(out, s.t, None, Some(h));
                 }
-                out.push_str("{\"metric\":");
-                labels_json(out, &s.labels);
-                match &s.h {
-                    Some(h) => {
-                        out.push_str(",\"histogram\":");
-                        point_json(out, s.t, None, Some(h));
-                    }
-                    None => {
-                        out.push_str(",\"value\":");
-                        point_json(out, s.t, Some(s.f), None);
-                    }
+                None => {
+                    out.push_str(",\"value\":");
+                    point_json(out, s.t, Some(s.f), None);
                 }
-                out.push('}');
             }
-            out.push(']');
-        }
-        Value::Matrix(series) => {
-            out.push('[');
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                labels_json(out, &s.labels);
-                if !s.floats.is_empty() {
-                    out.push_str(",\"values\":[");
-                    for (k, p) in s.floats.iter().enumerate() {
-                        if k > 0 {
-                            out.push(',');
-                        }
-                        point_json(out, p.t, Some(p.f), None);
-                    }
-                    out.push(']');
-                }
-                if !s.histograms.is_empty() {
-                    out.push_str(",\"histograms\":[");
-                    for (k, p) in s.histograms.iter().enumerate() {
-                        if k > 0 {
-                            out.push(',');
-                        }
-                        point_json(out, p.t, None, Some(&p.h));
-                    }
-                    out.push(']');
-                }
-                out.push('}');
+            out.push('}');
+        }),
+        Value::Matrix(series) => json_list(out, ('[', ']'), series, |out, s| {
+            out.push_str("{\"metric\":");
+            labels_json(out, &s.labels);
+            if !s.floats.is_empty() {
+                out.push_str(",\"values\":");
+                json_list(out, ('[', ']'), &s.floats, |out, p| point_json(out, p.t, Some(p.f), None));
             }
-            out.push(']');
-        }
+            if !s.histograms.is_empty() {
+                out.push_str(",\"histograms\":");
+                json_list(out, ('[', ']'), &s.histograms, |out, p| point_json(out, p.t, None, Some(&p.h)));
+            }
+            out.push('}');
+        }),
     }
 }
 
@@ -255,14 +237,8 @@ fn annotations_json(out: &mut String, key: &str, items: &[String]) {
     if items.is_empty() {
         return;
     }
-    let _ = write!(out, ",\"{key}\":[");
-    for (i, w) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_string(out, w);
-    }
-    out.push(']');
+    let _ = write!(out, ",\"{key}\":");
+    json_list(out, ('[', ']'), items, |out, w| json_string(out, w));
 }
 
 /// The body of a successful query: `{"status":"success","data":{"resultType":...,"result":...}}`,

@@ -19,7 +19,7 @@ fn promqltest_command() {
     check(
         &["promqltest", "testdata/promqltest-runner/failures.test"],
         1,
-        "failures.test       3      18      21\n3 passed, 18 failed\n",
+        "failures.test       3      19      22\n3 passed, 19 failed\n",
     );
     check(&["promqltest", "does-not-exist.test"], 2, "");
 }

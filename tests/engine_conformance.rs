@@ -12,26 +12,11 @@ use std::path::{Path, PathBuf};
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::promqltest::{FileReport, RunOptions, run_text, summary};
 
-fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn all_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = test_files(&root.join("../shared/conformance/promqltest"));
-    files.extend(test_files(&root.join("testdata/promql")));
-    files
-}
+mod support;
 
 fn run_all(threads: usize, optimize: bool) -> Vec<FileReport> {
     let engine = Engine::new(EngineOptions { threads, optimize, ..EngineOptions::promqltest() });
-    all_files()
+    support::promqltest_files()
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).unwrap_or_default();

@@ -9,13 +9,7 @@ use support::{eval_check, parse_check, root, roundtrip_check};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = root().join("testdata/fuzz").join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.ends_with("README.md"))
-        .collect();
-    files.sort();
-    files
+    support::files_in(&dir, |p| p.is_file() && !p.ends_with("README.md"))
         .into_iter()
         .map(|p| {
             let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use ferroprom::parser::{ParseOptions, parse_with};
 use regex::Regex;
 
+mod support;
+
 /// One eval command: file, line and expression, and whether a parse error is expected.
 struct Eval {
     file: String,
@@ -23,12 +25,7 @@ fn evals() -> Vec<Eval> {
     let range =
         Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
             .expect("regex");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .collect();
-    files.sort();
+    let files = support::files_in(&dir, |p| support::has_extension(p, "test"));
     let mut out: Vec<Eval> = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable test file");

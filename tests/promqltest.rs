@@ -6,21 +6,7 @@ use std::path::{Path, PathBuf};
 use ferroprom::parser::{ParseOptions, parse_with};
 use ferroprom::promqltest::{Command, Script};
 
-fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/promqltest")
-}
+mod support;
 
 fn own_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promql")
@@ -31,7 +17,7 @@ fn own_dir() -> PathBuf {
 fn every_script_reads() {
     let mut failures = Vec::new();
     let mut evals = 0;
-    let files: Vec<PathBuf> = test_files(&corpus_dir()).into_iter().chain(test_files(&own_dir())).collect();
+    let files = support::promqltest_files();
     assert!(!files.is_empty());
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -149,15 +135,7 @@ mod selector_engine {
                 .iter()
                 .map(|(n, v)| Matcher::new(MatchOp::Equal, n.clone(), v.clone()).map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
-            Ok(Expr::VectorSelector(VectorSelector {
-                name,
-                matchers,
-                offset: None,
-                at: None,
-                anchored: false,
-                smoothed: false,
-                span,
-            }))
+            Ok(Expr::VectorSelector(VectorSelector::new(name, matchers, span)))
         }
 
         fn instant_query(&self, storage: &dyn Storage, expr: &str, t: i64) -> Result<QueryOutput, String> {
@@ -202,19 +180,29 @@ mod selector_engine {
     }
 }
 
+/// The report of running the script at `path` against the selector-only engine.
+fn run_with_selector_engine(path: &Path) -> ferroprom::promqltest::FileReport {
+    use ferroprom::promqltest::{RunOptions, run_text};
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    run_text(name, &text, &selector_engine::SelectorEngine, &RunOptions::default())
+}
+
+/// The failed evaluations of `report`, as `line N: reason`.
+fn failures(report: &ferroprom::promqltest::FileReport) -> Vec<String> {
+    report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
+        .collect()
+}
+
 /// The runner against the selector-only engine on `testdata/promql/runner.test`: every eval there
 /// passes, and deliberately wrong expectations fail with upstream's texts.
 #[test]
 fn runner_with_selector_engine() {
-    use ferroprom::promqltest::{RunOptions, run_text};
-    let path = own_dir().join("runner.test");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let report = run_text("runner.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
-    let failed: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
-        .collect();
+    let report = run_with_selector_engine(&own_dir().join("runner.test"));
+    let failed = failures(&report);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     assert!(report.passed() >= 10, "{report:?}");
 }
@@ -223,11 +211,9 @@ fn runner_with_selector_engine() {
 /// (`testdata/promqltest-runner/failures.test`, reasons in `failures.expected`).
 #[test]
 fn runner_failure_texts() {
-    use ferroprom::promqltest::{RunOptions, run_text};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promqltest-runner");
-    let text = std::fs::read_to_string(dir.join("failures.test")).unwrap();
     let expected = std::fs::read_to_string(dir.join("failures.expected")).unwrap();
-    let report = run_text("failures.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
+    let report = run_with_selector_engine(&dir.join("failures.test"));
     let got: Vec<String> = report
         .outcomes
         .iter()
@@ -240,15 +226,9 @@ fn runner_failure_texts() {
 /// Expectations on errors and annotations that hold (`testdata/promqltest-runner/passes.test`).
 #[test]
 fn runner_passing_expectations() {
-    use ferroprom::promqltest::{RunOptions, run_text};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/promqltest-runner");
-    let text = std::fs::read_to_string(dir.join("passes.test")).unwrap();
-    let report = run_text("passes.test", &text, &selector_engine::SelectorEngine, &RunOptions::default());
-    let failed: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter_map(|o| o.failure.as_ref().map(|f| format!("line {}: {f}", o.line)))
-        .collect();
+    let report = run_with_selector_engine(&dir.join("passes.test"));
+    let failed = failures(&report);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     assert_eq!(report.passed(), 11);
 }

@@ -244,15 +244,7 @@ impl<R: Rng> Gen<'_, R> {
 
     fn vector_selector(&mut self, modifiers: bool) -> VectorSelector {
         let (name, matchers) = self.selector_body();
-        let mut v = VectorSelector {
-            name,
-            matchers,
-            offset: None,
-            at: None,
-            anchored: false,
-            smoothed: false,
-            span: S,
-        };
+        let mut v = VectorSelector::new(name, matchers, S);
         if modifiers {
             self.modifiers(&mut v);
         }

@@ -8,11 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ferroprom::model::{CounterResetHint, FloatHistogram};
 use ferroprom::parser::series::{SequenceValue, SeriesDesc, parse_series_desc};
 use serde::Deserialize;
+
+mod support;
+
+use support::root;
 
 const TABLES: &[&str] = &["testSeries", "TestParseSeriesDesc", "TestParseHistogramSeries"];
 
@@ -27,10 +31,6 @@ struct Case {
     err_match: Option<String>,
     labels: Option<BTreeMap<String, String>>,
     values: Option<Vec<Option<f64>>>,
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `table:line` keys of cases expected to fail, from the checked-in list.
@@ -224,12 +224,7 @@ fn cases(path: &Path) -> Vec<(String, String)> {
 #[test]
 fn our_series_cases() {
     let dir = root().join("testdata/series");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt") && !p.ends_with("expected-failures.txt"))
-        .collect();
-    files.sort();
+    let files = support::txt_files(&dir);
     let mut failures = Vec::new();
     let mut count = 0;
     for file in &files {
@@ -250,12 +245,7 @@ fn our_series_cases() {
 #[test]
 fn promqltest_corpus_series_lines_parse() {
     let dir = root().join("../shared/conformance/promqltest");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .collect();
-    files.sort();
+    let files = support::files_in(&dir, |p| support::has_extension(p, "test"));
     let mut failures = Vec::new();
     let mut count = 0;
     for file in &files {

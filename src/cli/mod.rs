@@ -56,6 +56,17 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// A number of seconds (fractions allowed) as milliseconds; `None` when `s` is not a finite number.
+fn seconds_arg(s: &str) -> Option<i64> {
+    s.parse::<f64>().ok().filter(|secs| secs.is_finite()).map(|secs| (secs * 1000.0).round() as i64)
+}
+
+/// A point in time given as Unix seconds (fractions allowed) or RFC 3339, in milliseconds; `None`
+/// when `s` is neither.
+fn absolute_time_arg(s: &str) -> Option<i64> {
+    seconds_arg(s).or_else(|| chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()))
+}
+
 /// Reads `arg`, or standard input when `arg` is `-`.
 fn read_arg_or_stdin(arg: &str) -> std::io::Result<String> {
     if arg == "-" {

@@ -191,23 +191,16 @@ fn millis(ms: i64) -> Duration {
 
 /// A duration flag: Prometheus's duration syntax (`1m30s`) or a number of seconds.
 fn duration_arg(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        return Ok((secs * 1000.0).round() as i64);
+    if let Some(ms) = super::seconds_arg(s) {
+        return Ok(ms);
     }
     parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
 /// A time: RFC 3339, Unix seconds (fractions allowed), or a duration from the epoch.
 fn parse_time(s: &str) -> Result<i64, Failure> {
-    if let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        return Ok((secs * 1000.0).round() as i64);
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_millis());
+    if let Some(ms) = super::absolute_time_arg(s) {
+        return Ok(ms);
     }
     parse_duration(s).map_err(|_| {
         Failure::Usage(format!(

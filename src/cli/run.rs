@@ -105,13 +105,8 @@ fn label_arg(s: &str) -> Result<(String, String), String> {
 
 /// A time: a duration from the epoch, Unix seconds (fractions allowed) or RFC 3339.
 fn time_arg(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        return Ok((secs * 1000.0).round() as i64);
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_millis());
+    if let Some(ms) = super::absolute_time_arg(s) {
+        return Ok(ms);
     }
     parse_duration(s).map(millis).map_err(|_| {
         format!("invalid time {s:?}: expected a duration from the epoch, Unix seconds or RFC 3339")

@@ -279,6 +279,14 @@ pub struct VectorSelector {
     pub span: Span,
 }
 
+impl VectorSelector {
+    /// A selector without modifiers: `name` as written before the braces, and all `matchers`
+    /// (the `__name__` matcher implied by `name` included).
+    pub fn new(name: Option<String>, matchers: Vec<Matcher>, span: Span) -> VectorSelector {
+        VectorSelector { name, matchers, offset: None, at: None, anchored: false, smoothed: false, span }
+    }
+}
+
 /// A range vector selector: an instant selector with a range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixSelector {

@@ -780,6 +780,17 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
     if quote == '`' {
         return Ok(body.to_string());
     }
+    let out = unescape(body, |e| e == '\'' || e == '"')?;
+    Ok(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// The bytes a quoted string's `body` (quotes removed) stands for, Go's escapes resolved: `\x` and
+/// octal escapes give single bytes, so the result need not be UTF-8. `quote_escape` tells which
+/// quote characters may follow a backslash.
+pub(crate) fn unescape(body: &str, quote_escape: impl Fn(char) -> bool) -> Result<Vec<u8>, ()> {
     let mut out: Vec<u8> = Vec::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
@@ -797,7 +808,8 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
             'r' => Some('\r'),
             't' => Some('\t'),
             'v' => Some('\u{b}'),
-            '\\' | '\'' | '"' => Some(e),
+            '\\' => Some('\\'),
+            c if quote_escape(c) => Some(c),
             _ => None,
         };
         if let Some(s) = simple {
@@ -826,10 +838,7 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
     }
-    Ok(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    Ok(out)
 }
 
 /// `s` quoted as Go's `%q` does.

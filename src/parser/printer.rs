@@ -428,15 +428,7 @@ mod tests {
         if let Some(n) = name {
             matchers.push(m(MatchOp::Equal, METRIC_NAME, n));
         }
-        VectorSelector {
-            name: name.map(str::to_string),
-            matchers,
-            offset: None,
-            at: None,
-            anchored: false,
-            smoothed: false,
-            span: S,
-        }
+        VectorSelector::new(name.map(str::to_string), matchers, S)
     }
 
     fn num(value: f64) -> Expr {

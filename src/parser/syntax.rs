@@ -42,6 +42,13 @@ struct Node {
     bad_range: Option<Span>,
 }
 
+/// Where the modifiers of a selector or subquery go, and the end of its span.
+struct ModifierTarget<'n> {
+    offset: &'n mut Option<DurationSpec>,
+    at: &'n mut Option<AtModifier>,
+    end: &'n mut usize,
+}
+
 impl Node {
     fn new(expr: Expr, depth: usize) -> Node {
         Node { expr, depth, bad_range: None }
@@ -440,16 +447,7 @@ impl<'a> Parser<'a> {
             }
             Kind::LeftBrace => {
                 let (matchers, span) = self.parse_label_matchers()?;
-                let vs = VectorSelector {
-                    name: None,
-                    matchers,
-                    offset: None,
-                    at: None,
-                    anchored: false,
-                    smoothed: false,
-                    span,
-                };
-                Ok(Node::new(Expr::VectorSelector(vs), 1))
+                Ok(Node::new(Expr::VectorSelector(VectorSelector::new(None, matchers, span)), 1))
             }
             Kind::Agg(op) if matches!(self.peek_kind(), Kind::LeftParen | Kind::By | Kind::Without) => {
                 self.parse_aggregation(op)
@@ -478,16 +476,7 @@ impl<'a> Parser<'a> {
                     Ok(m) => matchers.push(m),
                     Err(e) => self.error(t.start, t.end, e.0),
                 }
-                let vs = VectorSelector {
-                    name: Some(name),
-                    matchers,
-                    offset: None,
-                    at: None,
-                    anchored: false,
-                    smoothed: false,
-                    span,
-                };
-                Ok(Node::new(Expr::VectorSelector(vs), 1))
+                Ok(Node::new(Expr::VectorSelector(VectorSelector::new(Some(name), matchers, span)), 1))
             }
             _ => Err(self.unexpected_in_expr()),
         }
@@ -1113,30 +1102,47 @@ impl<'a> Parser<'a> {
             DurationSpec::Fixed(0) => None,
             s => Some(s),
         };
+        let span = n.expr.span();
+        let Some(target) = self.modifier_target(&mut n, "offset modifier") else {
+            return Ok(n);
+        };
+        *target.end = end;
+        if target.offset.is_some() {
+            self.error_at(span, "offset may not be set multiple times");
+        } else {
+            *target.offset = spec;
+        }
+        Ok(n)
+    }
+
+    /// The modifier slots and span end of the node a modifier (`what`, as errors name it) follows:
+    /// a vector selector, range selector or subquery. Anything else is reported and gives `None`.
+    fn modifier_target<'n>(&mut self, n: &'n mut Node, what: &str) -> Option<ModifierTarget<'n>> {
         if let Some(r) = n.bad_range {
             self.error_at(r, "ranges only allowed for vector selectors");
-            return Ok(n);
+            return None;
         }
         let span = n.expr.span();
-        let (slot, span_end) = match &mut n.expr {
-            Expr::VectorSelector(vs) => (&mut vs.offset, &mut vs.span.end),
-            Expr::MatrixSelector(m) => (&mut m.vector.offset, &mut m.span.end),
-            Expr::Subquery(s) => (&mut s.offset, &mut s.span.end),
+        Some(match &mut n.expr {
+            Expr::VectorSelector(vs) => {
+                ModifierTarget { offset: &mut vs.offset, at: &mut vs.at, end: &mut vs.span.end }
+            }
+            Expr::MatrixSelector(m) => {
+                ModifierTarget { offset: &mut m.vector.offset, at: &mut m.vector.at, end: &mut m.span.end }
+            }
+            Expr::Subquery(s) => {
+                ModifierTarget { offset: &mut s.offset, at: &mut s.at, end: &mut s.span.end }
+            }
             _ => {
                 self.error_at(
                     span,
-                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                    format!(
+                        "{what} must be preceded by an instant vector selector or range vector selector or a subquery"
+                    ),
                 );
-                return Ok(n);
+                return None;
             }
-        };
-        *span_end = end;
-        if slot.is_some() {
-            self.error_at(span, "offset may not be set multiple times");
-        } else {
-            *slot = spec;
-        }
-        Ok(n)
+        })
     }
 
     fn parse_at(&mut self, mut n: Node) -> PResult<Node> {
@@ -1183,28 +1189,15 @@ impl<'a> Parser<'a> {
                 AtModifier::Timestamp((ts * 1000.0).round() as i64)
             }
         };
-        if let Some(r) = n.bad_range {
-            self.error_at(r, "ranges only allowed for vector selectors");
+        let Some(target) = self.modifier_target(&mut n, "@ modifier") else {
             return Ok(n);
-        }
-        let (slot, span_end) = match &mut n.expr {
-            Expr::VectorSelector(vs) => (&mut vs.at, &mut vs.span.end),
-            Expr::MatrixSelector(m) => (&mut m.vector.at, &mut m.span.end),
-            Expr::Subquery(s) => (&mut s.at, &mut s.span.end),
-            _ => {
-                self.error_at(
-                    span,
-                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                );
-                return Ok(n);
-            }
         };
-        if slot.is_some() {
+        if target.at.is_some() {
             self.error_at(span, "@ <timestamp> may not be set multiple times");
             return Ok(n);
         }
-        *slot = Some(at);
-        *span_end = end;
+        *target.at = Some(at);
+        *target.end = end;
         Ok(n)
     }
 

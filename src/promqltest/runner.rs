@@ -708,44 +708,50 @@ fn compare_series(ev: &Eval, exp: &super::script::ExpectedSeries, s: &Series) ->
         ));
     }
     for (i, ((t, f), got)) in floats.iter().zip(&s.floats).enumerate() {
-        if *t != got.t {
-            return Err(format!(
-                "expected float value at index {i} for {} to have timestamp {t}, but it had timestamp {} (result has {})",
-                exp.labels,
-                got.t,
-                series_text(s)
-            ));
-        }
-        if !almost_equal(got.f, *f, DEFAULT_EPSILON) {
-            return Err(format!(
-                "expected float value at index {i} (t={}) for {} to be {}, but got {} (result has {})",
-                got.t,
-                exp.labels,
-                format_go_g(*f),
-                format_go_g(got.f),
-                series_text(s)
-            ));
-        }
+        let same = almost_equal(got.f, *f, DEFAULT_EPSILON);
+        point_mismatch("float", i, exp, (*t, got.t), same, || (format_go_g(*f), format_go_g(got.f)), s)?;
     }
     for (i, ((t, h, hint_set), got)) in hists.iter().zip(&s.histograms).enumerate() {
-        if *t != got.t {
-            return Err(format!(
-                "expected histogram value at index {i} for {} to have timestamp {t}, but it had timestamp {} (result has {})",
-                exp.labels,
-                got.t,
-                series_text(s)
-            ));
-        }
-        if !histograms_match(h, &got.h, *hint_set) {
-            return Err(format!(
-                "expected histogram value at index {i} (t={}) for {} to be {}, but got {} (result has {})",
-                got.t,
-                exp.labels,
-                h.test_expression(),
-                got.h.test_expression(),
-                series_text(s)
-            ));
-        }
+        let same = histograms_match(h, &got.h, *hint_set);
+        point_mismatch(
+            "histogram",
+            i,
+            exp,
+            (*t, got.t),
+            same,
+            || (h.test_expression(), got.h.test_expression()),
+            s,
+        )?;
+    }
+    Ok(())
+}
+
+/// Upstream's text when point `i` (a `kind` point: `float` or `histogram`) of the expected series
+/// `exp` differs from the result's point at that place: in its `(expected, actual)` timestamp, or
+/// else in its value (`same_value` false; `shown` gives both values as text).
+fn point_mismatch(
+    kind: &str,
+    i: usize,
+    exp: &super::script::ExpectedSeries,
+    (t, got_t): (i64, i64),
+    same_value: bool,
+    shown: impl FnOnce() -> (String, String),
+    s: &Series,
+) -> Result<(), String> {
+    if t != got_t {
+        return Err(format!(
+            "expected {kind} value at index {i} for {} to have timestamp {t}, but it had timestamp {got_t} (result has {})",
+            exp.labels,
+            series_text(s)
+        ));
+    }
+    if !same_value {
+        let (want, got) = shown();
+        return Err(format!(
+            "expected {kind} value at index {i} (t={got_t}) for {} to be {want}, but got {got} (result has {})",
+            exp.labels,
+            series_text(s)
+        ));
     }
     Ok(())
 }

@@ -369,6 +369,17 @@ fn parse_series(line: &str, index: usize) -> Result<(Labels, Vec<SequenceValue>)
     Ok((Labels::from_pairs(labels), desc.values))
 }
 
+/// The line after `i` when it continues the command's block (is not blank), moving `i` to it;
+/// `None`, leaving `i`, at a blank line or the end of the input.
+fn next_block_line<'a>(lines: &[&'a str], i: &mut usize) -> Option<&'a str> {
+    let next = *lines.get(*i + 1)?;
+    if next.is_empty() {
+        return None;
+    }
+    *i += 1;
+    Some(next)
+}
+
 /// Parses a `load` block starting at line index `i`; returns the index of its last line.
 fn parse_load(lines: &[&str], mut i: usize, budget: &mut Budget) -> Result<(usize, Load), ScriptError> {
     let Some(caps) = PAT_LOAD.captures(lines[i]) else {
@@ -380,13 +391,7 @@ fn parse_load(lines: &[&str], mut i: usize, budget: &mut Budget) -> Result<(usiz
         parse_duration(step).map_err(|e| err(i, format!("invalid step definition {step:?}: {e}")))?;
     let mut load = Load { line: i + 1, interval, with_nhcb, series: Vec::new() };
     let mut pending_st: Option<(Labels, Vec<Option<i64>>, usize)> = None;
-    while i + 1 < lines.len() {
-        i += 1;
-        let def = lines[i];
-        if def.is_empty() {
-            i -= 1;
-            break;
-        }
+    while let Some(def) = next_block_line(lines, &mut i) {
         if is_st_line(def) {
             if let Some((_, _, st_line)) = pending_st {
                 return Err(err(st_line, "@st line has no following sample line"));
@@ -780,13 +785,7 @@ fn parse_eval(lines: &[&str], mut i: usize, budget: &mut Budget) -> Result<(usiz
     }
 
     let mut j = 1usize;
-    while i + 1 < lines.len() {
-        i += 1;
-        let def = lines[i];
-        if def.is_empty() {
-            i -= 1;
-            break;
-        }
+    while let Some(def) = next_block_line(lines, &mut i) {
         if ev.fail && def.starts_with("expected_fail_message") {
             ev.expected_fail_message = Some(def["expected_fail_message".len()..].trim().to_string());
             break;

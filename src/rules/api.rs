@@ -111,39 +111,40 @@ enum ApiRule<'a> {
         labels: &'a BTreeMap<String, String>,
         annotations: &'a BTreeMap<String, String>,
         alerts: Option<Vec<ApiAlert<'a>>>,
-        health: &'static str,
-        #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
-        last_error: Option<&'a str>,
-        #[serde(rename = "evaluationTime")]
-        evaluation_time: GoFloat,
-        #[serde(rename = "lastEvaluation")]
-        last_evaluation: String,
-        #[serde(rename = "type")]
-        kind: &'static str,
+        #[serde(flatten)]
+        status: RuleStatus<'a>,
     },
     Recording {
         name: &'a str,
         query: &'a str,
         labels: &'a BTreeMap<String, String>,
-        health: &'static str,
-        #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
-        last_error: Option<&'a str>,
-        #[serde(rename = "evaluationTime")]
-        evaluation_time: GoFloat,
-        #[serde(rename = "lastEvaluation")]
-        last_evaluation: String,
-        #[serde(rename = "type")]
-        kind: &'static str,
+        #[serde(flatten)]
+        status: RuleStatus<'a>,
     },
 }
 
+/// The fields every kind of rule ends with, `type` last.
+#[derive(Serialize)]
+struct RuleStatus<'a> {
+    health: &'static str,
+    #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
+    last_error: Option<&'a str>,
+    #[serde(rename = "evaluationTime")]
+    evaluation_time: GoFloat,
+    #[serde(rename = "lastEvaluation")]
+    last_evaluation: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 fn api_rule(r: &Rule, with_alerts: bool) -> ApiRule<'_> {
-    let common = (
-        r.health().as_str(),
-        r.last_error(),
-        r.eval_duration().as_secs_f64(),
-        go_time_json(r.last_evaluation()),
-    );
+    let status = |kind| RuleStatus {
+        health: r.health().as_str(),
+        last_error: r.last_error(),
+        evaluation_time: GoFloat(r.eval_duration().as_secs_f64()),
+        last_evaluation: go_time_json(r.last_evaluation()),
+        kind,
+    };
     match &r.kind {
         RuleKind::Alerting(a) => ApiRule::Alerting {
             state: r.alert_state().map_or("inactive", |s| s.as_str()),
@@ -154,21 +155,13 @@ fn api_rule(r: &Rule, with_alerts: bool) -> ApiRule<'_> {
             labels: a.labels(),
             annotations: a.annotations(),
             alerts: with_alerts.then(|| a.active_alerts().map(api_alert).collect()),
-            health: common.0,
-            last_error: common.1,
-            evaluation_time: GoFloat(common.2),
-            last_evaluation: common.3,
-            kind: "alerting",
+            status: status("alerting"),
         },
         RuleKind::Recording(rr) => ApiRule::Recording {
             name: rr.name(),
             query: rr.expr(),
             labels: rr.labels(),
-            health: common.0,
-            last_error: common.1,
-            evaluation_time: GoFloat(common.2),
-            last_evaluation: common.3,
-            kind: "recording",
+            status: status("recording"),
         },
     }
 }

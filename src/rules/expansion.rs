@@ -807,44 +807,52 @@ fn trim_zeros(s: &str) -> &str {
 }
 
 /// Prometheus's `humanize`: SI prefixes, four significant digits.
-pub fn humanize(mut v: f64) -> String {
+pub fn humanize(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return go_g(v, 4);
     }
-    let mut prefix = "";
-    if v.abs() >= 1.0 {
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if v.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            v /= 1000.0;
-        }
+    let (v, prefix) = if v.abs() >= 1.0 {
+        scale_large(v, 1000.0, ["k", "M", "G", "T", "P", "E", "Z", "Y"])
     } else {
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if v.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            v *= 1000.0;
-        }
-    }
+        scale_small(v)
+    };
     format!("{}{prefix}", go_g(v, 4))
 }
 
-/// Prometheus's `humanize1024`: binary prefixes, four significant digits.
-pub fn humanize1024(mut v: f64) -> String {
-    if v.abs() <= 1.0 || !v.is_finite() {
-        return go_g(v, 4);
-    }
+/// Divides `v` by `base` while it is at least `base` in size, once per prefix at most; returns the
+/// result and the prefix of the last division (empty for none).
+fn scale_large(mut v: f64, base: f64, prefixes: [&'static str; 8]) -> (f64, &'static str) {
     let mut prefix = "";
-    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if v.abs() < 1024.0 {
+    for p in prefixes {
+        if v.abs() < base {
             break;
         }
         prefix = p;
-        v /= 1024.0;
+        v /= base;
     }
+    (v, prefix)
+}
+
+/// Multiplies `v` by 1000 while it is below 1 in size, once per SI prefix (`m` to `y`) at most;
+/// returns the result and the prefix of the last multiplication (empty for none).
+fn scale_small(mut v: f64) -> (f64, &'static str) {
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    (v, prefix)
+}
+
+/// Prometheus's `humanize1024`: binary prefixes, four significant digits.
+pub fn humanize1024(v: f64) -> String {
+    if v.abs() <= 1.0 || !v.is_finite() {
+        return go_g(v, 4);
+    }
+    let (v, prefix) = scale_large(v, 1024.0, ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]);
     format!("{}{prefix}", go_g(v, 4))
 }
 
@@ -871,14 +879,7 @@ pub fn humanize_duration(mut v: f64) -> String {
             format!("{sign}{}s", go_g(v, 4))
         };
     }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
+    let (v, prefix) = scale_small(v);
     format!("{}{prefix}s", go_g(v, 4))
 }
 

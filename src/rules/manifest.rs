@@ -42,12 +42,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::error::{ErrorDetail, RuleError};
 use super::file::{yaml_error, yaml_options};
-use super::raw::{Node, Position, RawGroupList, Record};
+use super::raw::{Node, Position, RawGroups, Record, Value};
 use super::validate::{Dialect, Origin, check_group_list};
 use super::{LoadOptions, RuleGroup};
 
@@ -141,7 +141,7 @@ pub fn parse_manifests(
             source: content,
         };
         let (groups, issues) = match object.spec {
-            Some(spec) => (spec.value.groups, spec.issues),
+            Some(spec) => (spec.value.0.groups, spec.issues),
             None => (None, Vec::new()),
         };
         match check_group_list(groups.as_ref(), issues, &origin, options) {
@@ -164,55 +164,15 @@ fn flatten_lists(object: Spanned<Object>, out: &mut Vec<Spanned<Object>>) {
     }
 }
 
-/// A mapping key of any scalar kind, as text when it is a string.
-struct KeyText(Option<String>);
-
-impl<'de> Deserialize<'de> for KeyText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<KeyText, D::Error> {
-        let any = IgnoredOrString::deserialize(deserializer)?;
-        Ok(KeyText(any.0))
-    }
-}
-
-/// Any value, keeping it only when it is a string.
+/// Any value (a mapping key of any scalar kind, too), keeping it only when it is a string.
 struct IgnoredOrString(Option<String>);
 
 impl<'de> Deserialize<'de> for IgnoredOrString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = IgnoredOrString;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(Some(v.to_string())))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(IgnoredOrString(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(IgnoredOrString(None))
-            }
-        }
-        deserializer.deserialize_any(V)
+        Ok(IgnoredOrString(match Value::deserialize(deserializer)? {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }))
     }
 }
 
@@ -238,11 +198,9 @@ struct Metadata {
     labels: BTreeMap<String, String>,
 }
 
-/// A PrometheusRule `spec`: its groups.
+/// A PrometheusRule `spec`: its groups, as in a rule file, under the operator's type name.
 #[derive(Default)]
-struct Spec {
-    groups: Option<RawGroupList>,
-}
+struct Spec(RawGroups);
 
 impl Record for Spec {
     const TYPE: &'static str = "v1.PrometheusRuleSpec";
@@ -251,12 +209,7 @@ impl Record for Spec {
         key: &Spanned<String>,
         map: &mut A,
     ) -> Result<bool, A::Error> {
-        if key.value == "groups" {
-            self.groups = Some(map.next_value()?);
-            Ok(true)
-        } else {
-            Ok(false)
-        }
+        self.0.field(key, map)
     }
 }
 
@@ -272,7 +225,7 @@ impl<'de> Deserialize<'de> for Object {
                 let mut object = Object::default();
                 // The spec is decoded as a PrometheusRule spec whatever the kind: for other kinds it
                 // only yields unknown-key issues, which are dropped with the object.
-                while let Some(key) = map.next_key::<KeyText>()? {
+                while let Some(key) = map.next_key::<IgnoredOrString>()? {
                     match key.0.as_deref() {
                         Some("apiVersion") => object.api_version = map.next_value::<IgnoredOrString>()?.0,
                         Some("kind") => object.kind = map.next_value::<IgnoredOrString>()?.0,

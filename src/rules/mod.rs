@@ -91,7 +91,7 @@ pub struct RuleGroup {
 impl RuleGroup {
     /// The key the rule manager identifies the group by: `file;name`.
     pub fn key(&self) -> String {
-        format!("{};{}", self.file, self.name)
+        group::group_key(&self.file, &self.name)
     }
 
     /// The labels a rule adds to its output: the group's labels overridden by the rule's.

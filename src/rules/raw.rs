@@ -178,56 +178,90 @@ impl Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Value;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-                Ok(Value::Str(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-                Ok(Value::Str(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
-            }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
-            }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!float" })
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-                Ok(Value::Plain { rendered: v.to_string(), tag: "!!bool" })
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-                Ok(Value::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-                Ok(Value::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-                Value::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Value::Seq)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Value::Map)
-            }
-        }
-        deserializer.deserialize_any(V)
+        deserializer.deserialize_any(ValueVisitor)
     }
+}
+
+/// Reduces any node to a [`Value`]; also names the scalar a mapping or list node turned out to be.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!int" })
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!float" })
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Plain { rendered: v.to_string(), tag: "!!bool" })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Map)
+    }
+}
+
+/// The visits of a visitor for a collection node (mapping or list) that find no collection: null
+/// is an empty one; a scalar is a mismatch, kept as the [`Value`] it is, wrapped by `$mismatched`.
+macro_rules! non_collection_visits {
+    ($de:lifetime, $mismatched:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(<Self::Value as Default>::default())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(<Self::Value as Default>::default())
+        }
+        fn visit_some<D: Deserializer<$de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            <Self::Value as Deserialize<$de>>::deserialize(d)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            ValueVisitor.visit_str(v).map($mismatched)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            ValueVisitor.visit_i64(v).map($mismatched)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            ValueVisitor.visit_u64(v).map($mismatched)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            ValueVisitor.visit_f64(v).map($mismatched)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            ValueVisitor.visit_bool(v).map($mismatched)
+        }
+    };
 }
 
 /// A type decoded from a YAML mapping, one key at a time.
@@ -282,33 +316,10 @@ impl<'de, T: Record> Deserialize<'de> for Node<T> {
                 }
                 Ok(node)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Node<T>, E> {
-                Ok(Node::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Node<T>, E> {
-                Ok(Node::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<T>, D::Error> {
-                Node::deserialize(d)
-            }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Node<T>, A::Error> {
                 Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Node::mismatched)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Node<T>, E> {
-                Ok(Node::mismatched(Value::Str(v.to_string())))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node<T>, E> {
-                Ok(Node::mismatched(Value::Plain { rendered: v.to_string(), tag: "!!int" }))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node<T>, E> {
-                Ok(Node::mismatched(Value::Plain { rendered: v.to_string(), tag: "!!int" }))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node<T>, E> {
-                Ok(Node::mismatched(Value::Plain { rendered: v.to_string(), tag: "!!float" }))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node<T>, E> {
-                Ok(Node::mismatched(Value::Plain { rendered: v.to_string(), tag: "!!bool" }))
-            }
+            non_collection_visits!('de, Node::mismatched);
         }
         deserializer.deserialize_any(V(PhantomData))
     }
@@ -325,6 +336,12 @@ impl<T: Default> Node<T> {
 pub(crate) struct List<T> {
     pub items: Vec<T>,
     pub mismatch: Option<Value>,
+}
+
+impl<T> List<T> {
+    fn mismatched(found: Value) -> List<T> {
+        List { items: Vec::new(), mismatch: Some(found) }
+    }
 }
 
 impl<T> Default for List<T> {
@@ -348,42 +365,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 }
                 Ok(List { items, mismatch: None })
             }
-            fn visit_unit<E: de::Error>(self) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
-                List::deserialize(d)
-            }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<List<T>, A::Error> {
-                let found = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(List { items: Vec::new(), mismatch: Some(found) })
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(List::mismatched)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<List<T>, E> {
-                Ok(List { items: Vec::new(), mismatch: Some(Value::Str(v.to_string())) })
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<List<T>, E> {
-                Ok(List {
-                    items: Vec::new(),
-                    mismatch: Some(Value::Plain { rendered: v.to_string(), tag: "!!int" }),
-                })
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<List<T>, E> {
-                Ok(List {
-                    items: Vec::new(),
-                    mismatch: Some(Value::Plain { rendered: v.to_string(), tag: "!!int" }),
-                })
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<List<T>, E> {
-                let found = Value::Plain { rendered: v.to_string(), tag: "!!float" };
-                Ok(List { items: Vec::new(), mismatch: Some(found) })
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<List<T>, E> {
-                let found = Value::Plain { rendered: v.to_string(), tag: "!!bool" };
-                Ok(List { items: Vec::new(), mismatch: Some(found) })
-            }
+            non_collection_visits!('de, List::mismatched);
         }
         deserializer.deserialize_any(V(PhantomData))
     }

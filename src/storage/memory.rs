@@ -287,6 +287,31 @@ impl MemStorage {
 }
 
 impl Inner {
+    /// The sorted, distinct strings `of_series` finds in the series that match `matchers` and have
+    /// samples in `[mint, maxt]`; `of_index` gives them for all series at once, which is used when
+    /// neither the matchers nor the range narrow the set.
+    fn distinct<'a, I: Iterator<Item = &'a str>, J: IntoIterator<Item = &'a str>>(
+        &'a self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        of_index: impl FnOnce(&'a Postings) -> I,
+        of_series: impl Fn(&'a Labels) -> J,
+    ) -> Vec<String> {
+        let mut out: Vec<String> =
+            if matchers.is_empty() && self.min_t >= Some(mint) && self.max_t <= Some(maxt) {
+                of_index(&self.postings).map(str::to_string).collect()
+            } else {
+                let mut set: HashSet<&str> = HashSet::new();
+                for id in self.matching_in_range(matchers, mint, maxt) {
+                    set.extend(of_series(&self.series[id as usize].labels));
+                }
+                set.into_iter().map(str::to_string).collect()
+            };
+        out.sort_unstable();
+        out
+    }
+
     fn intern(&mut self, s: &Arc<str>) -> Arc<str> {
         match self.strings.get(s) {
             Some(x) => x.clone(),
@@ -600,17 +625,8 @@ impl Storage for MemStorage {
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
         let inner = self.read();
-        let mut names: Vec<String> =
-            if matchers.is_empty() && inner.min_t >= Some(mint) && inner.max_t <= Some(maxt) {
-                inner.postings.names().map(str::to_string).collect()
-            } else {
-                let mut set: HashSet<&str> = HashSet::new();
-                for id in inner.matching_in_range(matchers, mint, maxt) {
-                    set.extend(inner.series[id as usize].labels.iter().map(|l| &*l.name));
-                }
-                set.into_iter().map(str::to_string).collect()
-            };
-        names.sort_unstable();
+        let names =
+            inner.distinct(matchers, mint, maxt, Postings::names, |labels| labels.iter().map(|l| &*l.name));
         Ok(names)
     }
 
@@ -622,20 +638,9 @@ impl Storage for MemStorage {
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
         let inner = self.read();
-        let mut values: Vec<String> =
-            if matchers.is_empty() && inner.min_t >= Some(mint) && inner.max_t <= Some(maxt) {
-                inner.postings.values(name).map(str::to_string).collect()
-            } else {
-                let mut set: HashSet<&str> = HashSet::new();
-                for id in inner.matching_in_range(matchers, mint, maxt) {
-                    if let Some(v) = inner.series[id as usize].labels.get(name) {
-                        set.insert(v);
-                    }
-                }
-                set.into_iter().map(str::to_string).collect()
-            };
+        let mut values =
+            inner.distinct(matchers, mint, maxt, |postings| postings.values(name), |labels| labels.get(name));
         values.retain(|v| !v.is_empty());
-        values.sort_unstable();
         Ok(values)
     }
 }

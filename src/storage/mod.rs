@@ -63,6 +63,29 @@ impl SelectHints {
     }
 }
 
+/// The accessors of a sample-column type: its samples are counted by `t`, their start timestamps
+/// are in `st`.
+macro_rules! sample_columns {
+    ($columns:ty) => {
+        impl $columns {
+            /// The number of samples.
+            pub fn len(&self) -> usize {
+                self.t.len()
+            }
+
+            /// Whether there are no samples.
+            pub fn is_empty(&self) -> bool {
+                self.t.is_empty()
+            }
+
+            /// The start timestamp of sample `i` (0 when unknown).
+            pub fn start_timestamp(&self, i: usize) -> i64 {
+                self.st.get(i).copied().unwrap_or(0)
+            }
+        }
+    };
+}
+
 /// Float samples of one series as parallel columns, ascending by timestamp.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FloatColumns {
@@ -75,22 +98,7 @@ pub struct FloatColumns {
     pub st: Vec<i64>,
 }
 
-impl FloatColumns {
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.t.len()
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
-    }
-
-    /// The start timestamp of sample `i` (0 when unknown).
-    pub fn start_timestamp(&self, i: usize) -> i64 {
-        self.st.get(i).copied().unwrap_or(0)
-    }
-}
+sample_columns!(FloatColumns);
 
 /// Native histogram samples of one series as parallel columns, ascending by timestamp.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -103,22 +111,7 @@ pub struct HistogramColumns {
     pub st: Vec<i64>,
 }
 
-impl HistogramColumns {
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.t.len()
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
-    }
-
-    /// The start timestamp of sample `i` (0 when unknown).
-    pub fn start_timestamp(&self, i: usize) -> i64 {
-        self.st.get(i).copied().unwrap_or(0)
-    }
-}
+sample_columns!(HistogramColumns);
 
 /// One selected series: its labels and its samples in the selected time range. A timestamp occurs
 /// in at most one of the two columns. Staleness markers are always float samples.
@@ -185,42 +178,39 @@ pub trait Storage: Send + Sync {
     ) -> Result<Vec<String>, StorageError>;
 }
 
-impl<S: Storage + ?Sized> Storage for Arc<S> {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        (**self).select(matchers, hints)
-    }
+/// Implements [`Storage`] for a pointer type by asking the store it points to.
+macro_rules! forward_storage {
+    ($pointer:ty) => {
+        impl<S: Storage + ?Sized> Storage for $pointer {
+            fn select(
+                &self,
+                matchers: &[Matcher],
+                hints: &SelectHints,
+            ) -> Result<Vec<SeriesData>, StorageError> {
+                (**self).select(matchers, hints)
+            }
 
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        (**self).label_names(matchers, mint, maxt)
-    }
+            fn label_names(
+                &self,
+                matchers: &[Matcher],
+                mint: i64,
+                maxt: i64,
+            ) -> Result<Vec<String>, StorageError> {
+                (**self).label_names(matchers, mint, maxt)
+            }
 
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        (**self).label_values(name, matchers, mint, maxt)
-    }
+            fn label_values(
+                &self,
+                name: &str,
+                matchers: &[Matcher],
+                mint: i64,
+                maxt: i64,
+            ) -> Result<Vec<String>, StorageError> {
+                (**self).label_values(name, matchers, mint, maxt)
+            }
+        }
+    };
 }
 
-impl<S: Storage + ?Sized> Storage for &S {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        (**self).select(matchers, hints)
-    }
-
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        (**self).label_names(matchers, mint, maxt)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        (**self).label_values(name, matchers, mint, maxt)
-    }
-}
+forward_storage!(Arc<S>);
+forward_storage!(&S);

@@ -1,4 +1,4 @@
-//! Helpers shared by the printer, round-trip and fuzz-regression tests.
+//! Helpers shared by the printer, round-trip, fuzz-regression and promqltest-script tests.
 
 #![allow(dead_code)]
 
@@ -12,6 +12,34 @@ use std::path::{Path, PathBuf};
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The paths in `dir` that `keep` accepts, sorted (entries that cannot be read are skipped).
+pub fn sorted_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| keep(p)).collect();
+    files.sort();
+    Ok(files)
+}
+
+/// [`sorted_files`], failing the test when `dir` cannot be read.
+pub fn files_in(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    sorted_files(dir, keep).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+/// Whether `p` has the extension `ext`.
+pub fn has_extension(p: &Path, ext: &str) -> bool {
+    p.extension().is_some_and(|e| e == ext)
+}
+
+/// Every promqltest script: upstream's (`../shared/conformance/promqltest/`), then ours
+/// (`testdata/promql/`). A directory that cannot be read contributes none.
+pub fn promqltest_files() -> Vec<PathBuf> {
+    let scripts =
+        |dir: &str| sorted_files(&root().join(dir), |p| has_extension(p, "test")).unwrap_or_default();
+    let mut files = scripts("../shared/conformance/promqltest");
+    files.extend(scripts("testdata/promql"));
+    files
 }
 
 /// Known gaps: `(kind, input) -> reason`, from `testdata/printer/expected-failures.txt`.
@@ -73,11 +101,5 @@ impl Report {
 
 /// The `.txt` files of a directory, sorted.
 pub fn txt_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt") && !p.ends_with("expected-failures.txt"))
-        .collect();
-    files.sort();
-    files
+    files_in(dir, |p| has_extension(p, "txt") && !p.ends_with("expected-failures.txt"))
 }

@@ -4,6 +4,7 @@
 
 use super::layout::{self, Run};
 use super::{Combined, CounterResetHint, FloatHistogram, HistogramError};
+use crate::functions::kahan_inc;
 
 impl FloatHistogram {
     /// Adds `other` to `self` in place.
@@ -298,19 +299,6 @@ fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
         }
     }
     out
-}
-
-/// One step of Kahan-Neumaier summation: `sum + inc`, with the running compensation `c`.
-fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
 }
 
 fn is_exponential_schema(schema: i32) -> bool {

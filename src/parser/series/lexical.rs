@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use crate::parser::lexer::unescape;
+
 /// A Prometheus-style quoted string (`%q` in Go): double-quoted with Go escapes.
 pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -246,56 +248,7 @@ pub(crate) fn unquote(token: &str) -> Result<String, String> {
     if open == '`' {
         return Ok(inner.to_string());
     }
-    let mut out: Vec<u8> = Vec::with_capacity(inner.len());
-    let mut chars = inner.chars().peekable();
-    let mut buf = [0u8; 4];
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            return Err("invalid syntax".to_string());
-        };
-        let simple = match e {
-            'a' => Some('\u{7}'),
-            'b' => Some('\u{8}'),
-            'f' => Some('\u{c}'),
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            'v' => Some('\u{b}'),
-            '\\' => Some('\\'),
-            c if c == open => Some(c),
-            _ => None,
-        };
-        if let Some(s) = simple {
-            out.extend_from_slice(s.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        let (n, base) = match e {
-            'x' => (2, 16),
-            'u' => (4, 16),
-            'U' => (8, 16),
-            '0'..='7' => (2, 8),
-            _ => return Err("invalid syntax".to_string()),
-        };
-        let mut v: u32 = if base == 8 { e as u32 - '0' as u32 } else { 0 };
-        for _ in 0..n {
-            let d = chars.next().and_then(|d| d.to_digit(base)).ok_or("invalid syntax")?;
-            v = v * base + d;
-        }
-        match e {
-            'x' | '0'..='7' => {
-                let byte = u8::try_from(v).map_err(|_| "invalid syntax".to_string())?;
-                out.push(byte);
-            }
-            _ => {
-                let ch = char::from_u32(v).ok_or("invalid syntax")?;
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
+    let out = unescape(inner, |c| c == open).map_err(|()| "invalid syntax".to_string())?;
     String::from_utf8(out).map_err(|_| "invalid UTF-8".to_string())
 }
 
