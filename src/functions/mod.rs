@@ -7,17 +7,17 @@
 mod binop;
 mod date;
 mod histogram;
-mod kahan;
+
 mod quantile;
 mod range;
 
+pub use crate::model::kahan_inc;
 pub use binop::{btos, scalar_binop, vector_elem_binop};
 pub use date::{DateFn, date_value};
 pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
-pub use kahan::kahan_inc;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
 pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
 

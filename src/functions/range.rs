@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use crate::functions::hist_detect_reset;
-use crate::functions::kahan::kahan_inc;
 use crate::functions::quantile::quantile;
+use crate::model::kahan_inc;
 use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint};
 
 /// A range-vector function.

@@ -2,6 +2,7 @@
 //! results.
 
 mod histogram;
+mod kahan;
 mod labels;
 mod matcher;
 mod stale;
@@ -11,6 +12,7 @@ pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
     EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,
 };
+pub use kahan::kahan_inc;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, MetricDisplay, is_legacy_metric_name};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub(crate) use matcher::{is_legacy_label_name, write_quoted};

@@ -4,7 +4,7 @@
 
 use super::layout::{self, Run};
 use super::{Combined, CounterResetHint, FloatHistogram, HistogramError};
-use crate::functions::kahan_inc;
+use crate::model::kahan_inc;
 
 impl FloatHistogram {
     /// Adds `other` to `self` in place.
