@@ -7,7 +7,6 @@
 mod binop;
 mod date;
 mod histogram;
-
 mod quantile;
 mod range;
 
