@@ -12,6 +12,7 @@ mod range;
 
 pub use crate::model::kahan_inc;
 pub use binop::{btos, scalar_binop, vector_elem_binop};
+pub(crate) use date::civil_from_days;
 pub use date::{DateFn, date_value};
 pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,

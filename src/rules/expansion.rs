@@ -26,6 +26,7 @@ use std::sync::Arc;
 use gotmpl::parse::{CommandNode, Expr as TExpr, ListNode, Node, PipeNode, SmolStr};
 use gotmpl::{MissingKey, Template, Value};
 
+use crate::functions::civil_from_days;
 use crate::model::format_go_g;
 use crate::rules::template::{ALERT_TEMPLATE_PRELUDE, check_alert_template};
 
@@ -881,20 +882,6 @@ pub fn humanize_duration(mut v: f64) -> String {
     }
     let (v, prefix) = scale_small(v);
     format!("{}{prefix}s", go_g(v, 4))
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Splits a Unix millisecond timestamp into date, time of day and milliseconds (UTC).
