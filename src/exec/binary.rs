@@ -49,15 +49,26 @@ impl Operator for ScalarBinaryOp<'_> {
     }
 
     fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
-        let Some(mut l) = self.lhs.next()? else { return Ok(None) };
-        let r = scalar_values(&self.rhs.next()?.unwrap_or_default());
-        for (k, step) in l.iter_mut().enumerate() {
-            let lv = step.samples.first().map_or(f64::NAN, |s| s.f);
-            let rv = r.get(k).copied().unwrap_or(f64::NAN);
-            step.samples = vec![Sample::float(0, scalar_binop(self.op, lv, rv))];
-        }
-        Ok(Some(l))
+        let op = self.op;
+        next_scalar_pair(&mut self.lhs, &mut self.rhs, |lv, rv| scalar_binop(op, lv, rv))
     }
+}
+
+/// The next batch of a function of two scalars (`scalar op scalar`, `min_of`, `max_of`): `f` of the
+/// two values at every step, a missing value read as NaN.
+pub(crate) fn next_scalar_pair(
+    lhs: &mut BoxOp<'_>,
+    rhs: &mut BoxOp<'_>,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Option<StepBatch>, EvalError> {
+    let Some(mut l) = lhs.next()? else { return Ok(None) };
+    let r = scalar_values(&rhs.next()?.unwrap_or_default());
+    for (k, step) in l.iter_mut().enumerate() {
+        let lv = step.samples.first().map_or(f64::NAN, |s| s.f);
+        let rv = r.get(k).copied().unwrap_or(f64::NAN);
+        step.samples = vec![Sample::float(0, f(lv, rv))];
+    }
+    Ok(Some(l))
 }
 
 /// `vector op scalar` or `scalar op vector` (`swap`).

@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use crate::exec::aggregate::AggregateExec;
-use crate::exec::binary::{ScalarBinaryOp, VectorScalarOp, VectorVectorOp};
+use crate::exec::binary::{ScalarBinaryOp, VectorScalarOp, VectorVectorOp, next_scalar_pair};
 use crate::exec::call::{
-    AbsentOp, ClassicHistogramOp, ClassicMode, DateNowOp, ElementFn, ElementOp, Relabel, RelabelOp, SortBy,
-    SortOp, absent_labels,
+    AbsentOp, ClassicHistogramOp, ClassicMode, ElementFn, ElementOp, Relabel, RelabelOp, SortBy, SortOp,
+    absent_labels,
 };
 use crate::exec::count_values::CountValuesOp;
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::range::{MatrixSource, RangeKind, RangeOp};
-use crate::exec::scalar::{ScalarFnOp, ScalarOp, ScalarSource, VectorFnOp, scalar_values};
+use crate::exec::scalar::{ScalarFnOp, ScalarOp, ScalarSource, VectorFnOp};
 use crate::exec::select::{SelectMode, VectorSelectorOp};
 use crate::exec::step_invariant::StepInvariantOp;
 use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, SeriesMeta, StepBatch};
@@ -220,7 +220,7 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
     }
     if let Some(d) = DateFn::from_name(name) {
         if c.args.is_empty() {
-            return Ok(Box::new(DateNowOp { func: d, grid, next_step: 0 }));
+            return Ok(Box::new(ScalarOp::new(ScalarSource::Date(d), grid)));
         }
         return element(ElementFn::Date(d), 0..0);
     }
@@ -381,13 +381,6 @@ impl Operator for ScalarPairOp<'_> {
     }
 
     fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
-        let Some(mut l) = self.lhs.next()? else { return Ok(None) };
-        let r = scalar_values(&self.rhs.next()?.unwrap_or_default());
-        for (k, step) in l.iter_mut().enumerate() {
-            if let Some(s) = step.samples.first_mut() {
-                s.f = (self.f)(s.f, r.get(k).copied().unwrap_or(f64::NAN));
-            }
-        }
-        Ok(Some(l))
+        next_scalar_pair(&mut self.lhs, &mut self.rhs, self.f)
     }
 }

@@ -7,10 +7,7 @@ use regex::Regex;
 
 use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped, valid_label_name};
 use crate::exec::scalar::scalar_values;
-use crate::exec::{
-    Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
-    batch_end,
-};
+use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
 use crate::functions::{
     Bucket, DateFn, bucket_fraction, bucket_quantile, date_value, go_max, go_min, round_to,
 };
@@ -120,36 +117,6 @@ impl Operator for ElementOp<'_> {
                 })
                 .collect();
         }
-        Ok(Some(batch))
-    }
-}
-
-/// A calendar function without argument: of the step time.
-pub(crate) struct DateNowOp {
-    pub(crate) func: DateFn,
-    pub(crate) grid: Grid,
-    pub(crate) next_step: usize,
-}
-
-impl Operator for DateNowOp {
-    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
-        Ok(Arc::from(vec![SeriesMeta::new(Labels::empty())]))
-    }
-
-    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
-        let n = self.grid.steps();
-        if self.next_step >= n {
-            return Ok(None);
-        }
-        let hi = batch_end(self.next_step, n);
-        let batch = (self.next_step..hi)
-            .map(|i| {
-                let t = self.grid.time(i);
-                let secs = t.div_euclid(1000) as f64;
-                StepVector { t, samples: vec![Sample::float(0, date_value(self.func, secs))] }
-            })
-            .collect();
-        self.next_step = hi;
         Ok(Some(batch))
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::exec::{BoxOp, EvalError, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end};
+use crate::functions::{DateFn, date_value};
 use crate::model::Labels;
 
 fn scalar_series() -> Arc<[SeriesMeta]> {
@@ -18,9 +19,11 @@ pub(crate) enum ScalarSource {
     Const(f64),
     /// The step time in seconds (`time()`).
     Time,
+    /// A calendar function without argument (`hour()`, ...): of the step time in whole seconds.
+    Date(DateFn),
 }
 
-/// A constant or `time()`.
+/// A constant, `time()` or an argument-less calendar function.
 pub(crate) struct ScalarOp {
     source: ScalarSource,
     grid: Grid,
@@ -50,6 +53,7 @@ impl Operator for ScalarOp {
                 let v = match self.source {
                     ScalarSource::Const(v) => v,
                     ScalarSource::Time => t as f64 / 1000.0,
+                    ScalarSource::Date(d) => date_value(d, t.div_euclid(1000) as f64),
                 };
                 StepVector { t, samples: vec![Sample::float(0, v)] }
             })

@@ -457,8 +457,28 @@ impl RangeFn {
 /// `changes` over a window holding native histograms (and possibly floats): a switch between a
 /// float and a histogram is a change, two histograms change when they are not equal.
 fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
+    count_mixed(floats, hists, |p, cur| {
+        Some(match (p, cur) {
+            ((Some(a), None), (Some(b), None)) => b != a && !(a.is_nan() && b.is_nan()),
+            ((None, Some(a)), (None, Some(b))) => !crate::functions::hist_equals(b, a),
+            _ => true,
+        })
+    })
+    .unwrap_or(0.0)
+}
+
+/// One point of a window holding floats and native histograms: a float or a histogram.
+type MixedPoint<'a> = (Option<f64>, Option<&'a FloatHistogram>);
+
+/// Walks the floats and histograms of a window in time order and counts the consecutive pairs
+/// `(previous, current)` for which `counts` says yes; none when `counts` gives none.
+fn count_mixed<'a>(
+    floats: &[FPoint],
+    hists: &'a [HPoint],
+    mut counts: impl FnMut(MixedPoint<'a>, MixedPoint<'a>) -> Option<bool>,
+) -> Option<f64> {
     let (mut i, mut j) = (0, 0);
-    let mut prev: Option<(Option<f64>, Option<&FloatHistogram>)> = None;
+    let mut prev: Option<MixedPoint<'a>> = None;
     let mut n = 0;
     while i < floats.len() || j < hists.len() {
         let take_float = j >= hists.len() || (i < floats.len() && floats[i].t < hists[j].t);
@@ -469,19 +489,14 @@ fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
             j += 1;
             (None, Some(&*hists[j - 1].h))
         };
-        if let Some(p) = prev {
-            let changed = match (p, cur) {
-                ((Some(a), None), (Some(b), None)) => b != a && !(a.is_nan() && b.is_nan()),
-                ((None, Some(a)), (None, Some(b))) => !crate::functions::hist_equals(b, a),
-                _ => true,
-            };
-            if changed {
-                n += 1;
-            }
+        if let Some(p) = prev
+            && counts(p, cur)?
+        {
+            n += 1;
         }
         prev = Some(cur);
     }
-    n as f64
+    Some(n as f64)
 }
 
 /// `irate` of native counter histograms: the last two, divided by their distance in seconds.
@@ -512,31 +527,13 @@ fn histogram_irate(hists: &[HPoint], name: &str, notes: &mut Vec<Note>) -> Optio
 /// `resets` over a window holding native histograms: a switch between a float and a histogram
 /// counts, as do float decreases and histogram counter resets.
 fn resets_mixed(floats: &[FPoint], hists: &[HPoint]) -> Option<f64> {
-    let (mut i, mut j) = (0, 0);
-    let mut prev: Option<(Option<f64>, Option<&FloatHistogram>)> = None;
-    let mut n = 0;
-    while i < floats.len() || j < hists.len() {
-        let take_float = j >= hists.len() || (i < floats.len() && floats[i].t < hists[j].t);
-        let cur = if take_float {
-            i += 1;
-            (Some(floats[i - 1].f), None)
-        } else {
-            j += 1;
-            (None, Some(&*hists[j - 1].h))
-        };
-        if let Some(p) = prev {
-            let reset = match (p, cur) {
-                ((Some(a), None), (Some(b), None)) => b < a,
-                ((None, Some(a)), (None, Some(b))) => hist_detect_reset(b, a)?,
-                _ => true,
-            };
-            if reset {
-                n += 1;
-            }
-        }
-        prev = Some(cur);
-    }
-    Some(n as f64)
+    count_mixed(floats, hists, |p, cur| {
+        Some(match (p, cur) {
+            ((Some(a), None), (Some(b), None)) => b < a,
+            ((None, Some(a)), (None, Some(b))) => hist_detect_reset(b, a)?,
+            _ => true,
+        })
+    })
 }
 
 fn not_counter(name: &str) -> Note {

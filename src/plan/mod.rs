@@ -16,6 +16,7 @@ pub mod optimize;
 mod time;
 
 pub use node::{AggregateNode, BinaryNode, CallNode, MatrixSelector, Node, Selector, Subquery};
+pub(crate) use time::AT_UNSAFE;
 pub use time::QueryParams;
 
 use crate::parser::{Expr, ValueType};

@@ -316,8 +316,9 @@ fn walk_ranges(node: Node, start: i64, end: i64, lookback: i64) -> Node {
     }
 }
 
-/// Functions whose value depends on the evaluation time even when every selector has `@`.
-const AT_UNSAFE: &[&str] = &[
+/// Functions whose value depends on the evaluation time even when every selector has `@`
+/// (upstream's `AtModifierUnsafeFunctions`); the promqltest runner uses the same list.
+pub(crate) const AT_UNSAFE: &[&str] = &[
     "days_in_month",
     "day_of_month",
     "day_of_week",

@@ -13,6 +13,7 @@ use super::script::{Command, Eval, ExpectKind, Load, LoadValue, Script};
 use crate::model::{FloatHistogram, Labels, Sample, Series, Value, format_float, format_go_g};
 use crate::parser::series::SequenceValue;
 use crate::parser::{AtModifier, Expr};
+use crate::plan::AT_UNSAFE;
 use crate::storage::{MemStorage, Storage};
 
 /// What a query returned: its value and its annotations.
@@ -186,26 +187,6 @@ pub fn apply_load(store: &MemStorage, load: &Load) -> Result<(), String> {
     Ok(())
 }
 
-/// Functions whose result changes with the evaluation time even when their arguments are pinned
-/// with `@` (upstream's `AtModifierUnsafeFunctions`).
-const AT_UNSAFE_FUNCTIONS: [&str; 15] = [
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "end",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "range",
-    "start",
-    "step",
-    "time",
-    "timestamp",
-];
-
 static QUERY_CONTEXT_FUNCS: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used)]
     Regex::new(r"(start|end|range|step)\(\)").expect("constant pattern compiles")
@@ -247,7 +228,7 @@ fn pin_at(e: &mut Expr, ts: i64) -> bool {
             inner && param
         }
         Expr::Call(c) => {
-            let mut safe = !AT_UNSAFE_FUNCTIONS.contains(&c.func.name);
+            let mut safe = !AT_UNSAFE.contains(&c.func.name);
             for arg in &mut c.args {
                 safe &= pin_at(arg, ts);
             }
