@@ -11,6 +11,8 @@
 //! * a duration literal is converted to milliseconds by rounding, not by truncating through
 //!   nanoseconds (Prometheus prints `1s1ms` as `1s`);
 //! * a negative-zero duration literal keeps its sign (`-0s`; Prometheus prints `0s`);
+//! * `offset +(…)` keeps its `+` (Prometheus drops it, but `offset (…)` may go on with further
+//!   operators where `offset +(…)` ends, so `foo offset +(5) - foo` would not read back);
 //! * U+FFFD in a string or name is escaped as `\ufffd` (Prometheus prints it raw, and its lexer
 //!   then rejects it);
 //! * a metric name that cannot stand before the braces (never produced by the parser) is printed
@@ -166,7 +168,9 @@ impl Display for DurationExpr {
         match self {
             DurationExpr::Number(n) => n.fmt(f),
             DurationExpr::Unary { op: UnaryOp::Neg, expr, .. } => write!(f, "-{expr}"),
-            DurationExpr::Unary { op: UnaryOp::Pos, expr, .. } => expr.fmt(f),
+            // Only `offset +(…)` keeps a unary `+` in the tree (see the parser); it is printed so that
+            // the offset ends where it ended.
+            DurationExpr::Unary { op: UnaryOp::Pos, expr, .. } => write!(f, "+{expr}"),
             DurationExpr::Binary { op, lhs, rhs } => write!(f, "{lhs} {} {rhs}", op.as_str()),
             DurationExpr::Step(_) => f.write_str("step()"),
             DurationExpr::Range(_) => f.write_str("range()"),

@@ -1076,7 +1076,15 @@ impl<'a> Parser<'a> {
                             expr: Box::new(inner),
                             span: Span::new(next.start, close.end),
                         };
-                        Ok(self.apply_duration_unary(op, t, wrapped))
+                        // Unlike elsewhere, a unary `+` stays in the tree here: `offset +(…)` ends the
+                        // offset while `offset (…)` may go on with further operators, so the sign is
+                        // what makes `foo offset +(5) - foo` print back as itself.
+                        Ok(if op == UnaryOp::Pos {
+                            let span = Span::new(t.start, close.end);
+                            DurationExpr::Unary { op, expr: Box::new(wrapped), span }
+                        } else {
+                            self.apply_duration_unary(op, t, wrapped)
+                        })
                     }
                     _ => Err(self.unexpected(OFFSET_CTX.0, OFFSET_CTX.1)),
                 }
