@@ -915,14 +915,14 @@ fn go_duration(ns: f64) -> String {
     } else {
         ns as i64
     };
-    if ns == 0 {
-        return "0s".into();
-    }
-    let neg = ns < 0;
-    let u = ns.unsigned_abs();
-    let sign = if neg { "-" } else { "" };
-    let frac = |v: u64, digits: u32| -> String {
-        let p = 10u64.pow(digits);
+    let text = go_duration_nanos(u128::from(ns.unsigned_abs()));
+    if ns < 0 { format!("-{text}") } else { text }
+}
+
+/// Go's `time.Duration.String()` for a non-negative number of nanoseconds.
+pub(crate) fn go_duration_nanos(ns: u128) -> String {
+    let frac = |v: u128, digits: u32| -> String {
+        let p = 10u128.pow(digits);
         let (i, f) = (v / p, v % p);
         if f == 0 {
             i.to_string()
@@ -931,29 +931,24 @@ fn go_duration(ns: f64) -> String {
             format!("{i}.{}", fs.trim_end_matches('0'))
         }
     };
-    if u < 1_000 {
-        return format!("{sign}{u}ns");
+    match ns {
+        0 => "0s".into(),
+        1..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{}\u{b5}s", frac(ns, 3)),
+        1_000_000..1_000_000_000 => format!("{}ms", frac(ns, 6)),
+        _ => {
+            let secs = ns / 1_000_000_000;
+            let (h, m) = (secs / 3600, (secs / 60) % 60);
+            let s = frac((secs % 60) * 1_000_000_000 + ns % 1_000_000_000, 9);
+            if h > 0 {
+                format!("{h}h{m}m{s}s")
+            } else if m > 0 {
+                format!("{m}m{s}s")
+            } else {
+                format!("{s}s")
+            }
+        }
     }
-    if u < 1_000_000 {
-        return format!("{sign}{}µs", frac(u, 3));
-    }
-    if u < 1_000_000_000 {
-        return format!("{sign}{}ms", frac(u, 6));
-    }
-    let secs_total = u / 1_000_000_000;
-    let sub = u % 1_000_000_000;
-    let h = secs_total / 3600;
-    let m = (secs_total / 60) % 60;
-    let s = frac((secs_total % 60) * 1_000_000_000 + sub, 9);
-    let mut out = sign.to_string();
-    if h > 0 {
-        let _ = write!(out, "{h}h");
-    }
-    if h > 0 || m > 0 {
-        let _ = write!(out, "{m}m");
-    }
-    let _ = write!(out, "{s}s");
-    out
 }
 
 /// Prometheus duration syntax with an optional leading `-`, in seconds.

@@ -56,40 +56,8 @@ fn duration_ms(ms: i64) -> String {
 
 /// Go's `time.Duration.String()` for a number of milliseconds (`1m0s`, `0s`, `1.5s`, `500ms`).
 pub(crate) fn go_duration_ms(ms: i64) -> String {
-    let text = go_duration_nanos(u128::from(ms.unsigned_abs()) * 1_000_000);
+    let text = crate::rules::expansion::go_duration_nanos(u128::from(ms.unsigned_abs()) * 1_000_000);
     if ms < 0 { format!("-{text}") } else { text }
-}
-
-/// Go's `time.Duration.String()` for a non-negative number of nanoseconds.
-pub(crate) fn go_duration_nanos(ns: u128) -> String {
-    let frac = |v: u128, digits: u32| -> String {
-        let p = 10u128.pow(digits);
-        let (i, f) = (v / p, v % p);
-        if f == 0 {
-            i.to_string()
-        } else {
-            let fs = format!("{f:0width$}", width = digits as usize);
-            format!("{i}.{}", fs.trim_end_matches('0'))
-        }
-    };
-    match ns {
-        0 => "0s".into(),
-        1..1_000 => format!("{ns}ns"),
-        1_000..1_000_000 => format!("{}\u{b5}s", frac(ns, 3)),
-        1_000_000..1_000_000_000 => format!("{}ms", frac(ns, 6)),
-        _ => {
-            let secs = ns / 1_000_000_000;
-            let (h, m) = (secs / 3600, (secs / 60) % 60);
-            let s = frac((secs % 60) * 1_000_000_000 + ns % 1_000_000_000, 9);
-            if h > 0 {
-                format!("{h}h{m}m{s}s")
-            } else if m > 0 {
-                format!("{m}m{s}s")
-            } else {
-                format!("{s}s")
-            }
-        }
-    }
 }
 
 /// Runs one test group.

@@ -295,7 +295,7 @@ fn run_file_with(path: &Path, opts: &Options, run: Option<&Regex>) -> FileReport
         if opts.debug {
             report.log.push(format!(
                 "DEBUG: Test {name} finished, took {}",
-                evaluation::go_duration_nanos(started.elapsed().as_nanos())
+                crate::rules::expansion::go_duration_nanos(started.elapsed().as_nanos())
             ));
         }
         report.groups.push(GroupReport { name, errors: outcome.errors });
