@@ -9,7 +9,9 @@
 use std::fmt::Write;
 
 use crate::parser::ast::Expr;
-use crate::parser::printer::{write_aggregate_head, write_binary_operator, write_subquery_suffix};
+use crate::parser::printer::{
+    is_plus_inf_pow_base, write_aggregate_head, write_binary_operator, write_subquery_suffix,
+};
 
 /// The line width Prometheus lays queries out for.
 const DEFAULT_WIDTH: usize = 100;
@@ -74,7 +76,12 @@ impl Layout<'_> {
                 self.out.push(')');
             }
             Expr::Binary(b) if self.too_long(e) => {
-                self.node(&b.lhs, level + 1);
+                if is_plus_inf_pow_base(b) {
+                    self.indent(level + 1);
+                    self.out.push_str("Inf");
+                } else {
+                    self.node(&b.lhs, level + 1);
+                }
                 self.out.push('\n');
                 self.indent(level);
                 let _ = write_binary_operator(self.out, b);

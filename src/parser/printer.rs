@@ -13,6 +13,8 @@
 //! * a negative-zero duration literal keeps its sign (`-0s`; Prometheus prints `0s`);
 //! * `offset +(…)` keeps its `+` (Prometheus drops it, but `offset (…)` may go on with further
 //!   operators where `offset +(…)` ends, so `foo offset +(5) - foo` would not read back);
+//! * a literal `+Inf` as the base of `^` prints as `Inf` (Prometheus prints `+Inf ^ 0`, whose `+`
+//!   reads back as a unary operator around the whole power);
 //! * U+FFFD in a string or name is escaped as `\ufffd` (Prometheus prints it raw, and its lexer
 //!   then rejects it);
 //! * a metric name that cannot stand before the braces (never produced by the parser) is printed
@@ -22,8 +24,8 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use crate::model::{MatchOp, is_legacy_label_name, write_quoted};
 use crate::parser::ast::{
-    AggregateExpr, AtModifier, BinaryExpr, Call, Cardinality, DurationExpr, DurationSpec, Expr, FillValues,
-    MatrixSelector, NumberLiteral, ParenExpr, StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp,
+    AggregateExpr, AtModifier, BinaryExpr, BinaryOp, Call, Cardinality, DurationExpr, DurationSpec, Expr,
+    FillValues, MatrixSelector, NumberLiteral, ParenExpr, StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp,
     VectorSelector,
 };
 
@@ -119,7 +121,11 @@ impl Display for UnaryExpr {
 impl Display for BinaryExpr {
     /// `lhs op bool on (a) group_left (b) fill (0) rhs`.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ", self.lhs)?;
+        if is_plus_inf_pow_base(self) {
+            f.write_str("Inf ")?;
+        } else {
+            write!(f, "{} ", self.lhs)?;
+        }
         write_binary_operator(f, self)?;
         write!(f, " {}", self.rhs)
     }
@@ -249,6 +255,13 @@ pub(crate) fn write_subquery_suffix(f: &mut impl Write, s: &SubqueryExpr) -> fmt
     f.write_char(']')?;
     write_at(f, s.at)?;
     write_offset(f, s.offset.as_ref())
+}
+
+/// Whether `b` is `+Inf ^ …` with a literal `+Inf` base, which must print as `Inf`: the sign would
+/// lex as a unary `+`, which binds looser than `^` and reads back as `+(Inf ^ …)`. (Upstream prints
+/// `+Inf ^ 0`, which does not parse back to itself; a fuzz find.)
+pub(crate) fn is_plus_inf_pow_base(b: &BinaryExpr) -> bool {
+    b.op == BinaryOp::Pow && matches!(&*b.lhs, Expr::Number(n) if !n.duration && n.value == f64::INFINITY)
 }
 
 /// Writes the operator of a binary expression with its modifiers: `+`, `> bool`,
