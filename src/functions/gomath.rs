@@ -14,7 +14,7 @@
 //!   subnormal arguments as if they were normal and doubles the reduced argument at exactly `√2/2`).
 //! * the others are Go's pure-Go code (Cephes and FreeBSD msun derived): Payne–Hanek reduction for
 //!   trigonometric arguments of 2²⁹ and more, `asin`/`acos` via `atan`, `sinh`/`cosh`/`tanh` via
-//!   [`exp`], `asinh`/`acosh`/`atanh` via [`ln`] and [`log1p`], `log2` via [`frexp`] and [`ln`],
+//!   [`exp`] (one call, `1/e^x` for `e^-x`), `asinh`/`acosh`/`atanh` via [`ln`] and [`log1p`], `log2` via [`frexp`] and [`ln`],
 //!   `log10` as `ln(x) · (1/ln 10)`, and `pow` with its special cases and its [`frexp`]/[`ldexp`]
 //!   squaring loop.
 //!
