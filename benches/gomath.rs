@@ -40,7 +40,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1024));
     for &(name, go, std, lo, hi) in unary {
         let xs = inputs(lo, hi);
-        g.bench_function(format!("{name}/go"), |b| b.iter(|| xs.iter().map(|&x| go(black_box(x))).sum::<f64>()));
+        g.bench_function(format!("{name}/go"), |b| {
+            b.iter(|| xs.iter().map(|&x| go(black_box(x))).sum::<f64>())
+        });
         g.bench_function(format!("{name}/std"), |b| {
             b.iter(|| xs.iter().map(|&x| std(black_box(x))).sum::<f64>())
         });
@@ -49,7 +51,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("pow/go", |b| {
         b.iter(|| xs.iter().zip(&ys).map(|(&x, &y)| gomath::pow(black_box(x), y)).sum::<f64>())
     });
-    g.bench_function("pow/std", |b| b.iter(|| xs.iter().zip(&ys).map(|(&x, &y)| black_box(x).powf(y)).sum::<f64>()));
+    g.bench_function("pow/std", |b| {
+        b.iter(|| xs.iter().zip(&ys).map(|(&x, &y)| black_box(x).powf(y)).sum::<f64>())
+    });
     g.bench_function("atan2/go", |b| {
         b.iter(|| xs.iter().zip(&ys).map(|(&x, &y)| gomath::atan2(black_box(y), x)).sum::<f64>())
     });

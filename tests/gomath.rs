@@ -110,7 +110,7 @@ fn math_matches_prometheus_bit_for_bit() {
             "{skipped} cases of {uses_exp:?} not checked: this CPU lacks AVX2/FMA, the files assume them"
         );
     }
-    assert!(total > 40_000, "only {total} cases read from {}", dir.display());
+    assert!(total > 30_000, "only {total} cases read from {}", dir.display());
     assert!(
         failures.is_empty(),
         "{} of {total} cases differ from Prometheus:\n{}",
