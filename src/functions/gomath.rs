@@ -20,9 +20,10 @@
 //!
 //! Go's compiler never fuses a multiply and an add on amd64, so neither does this code (outside the
 //! FMA variant of [`exp`]). Square roots, `floor`, `ceil`, `trunc` and `%` (`math.Mod`) are exact in
-//! every implementation and need nothing here. The algorithms are those of Go 1.19 (which built the
-//! Debian Prometheus 2.42 used as the test oracle) and are unchanged in the Go versions that build
-//! Prometheus 3.x. Every function is allocation-free and branch-light: they run once per sample.
+//! every implementation and need nothing here. The answers are checked against Go 1.19.8 (which built
+//! the Debian Prometheus 2.42 used as the test oracle); the same algorithms are in Go's current sources
+//! (Prometheus 3.x is built with Go 1.25+, for the default `GOAMD64=v1`, under which the compiler still
+//! never fuses). Every function is allocation-free and branch-light: they run once per sample.
 
 // The constants are written as the reference algorithms write them (more digits than a float64
 // holds); the tests check that they give the same floats.
