@@ -950,6 +950,16 @@ mod tests {
     }
 
     #[test]
+    fn exp2_is_exact_on_integers() {
+        for k in -1074..1024 {
+            assert_eq!(exp2(k as f64), ldexp(1.0, k), "{k}");
+        }
+        assert_eq!(exp2(1024.0), f64::INFINITY);
+        assert_eq!(exp2(-1075.0), 0.0);
+        assert_eq!(log2(exp2(-3.0)), -3.0);
+    }
+
+    #[test]
     fn exp_variants_agree_on_exact_cases() {
         for fused in [false, true] {
             assert_eq!(exp_variant(0.0, fused), 1.0);
