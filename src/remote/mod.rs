@@ -9,6 +9,7 @@
 
 pub mod chunk;
 pub mod client;
+pub mod config;
 pub mod frame;
 pub mod proto;
 pub mod read;

@@ -156,6 +156,11 @@ impl RemoteWriter {
         &self.shared.url
     }
 
+    /// The queue's capacity in samples.
+    pub fn capacity(&self) -> usize {
+        self.shared.opts.capacity
+    }
+
     fn push(&self, p: Pending) -> bool {
         let mut q = self.shared.lock();
         if q.samples.len() >= self.shared.opts.capacity.max(1) {
