@@ -213,7 +213,12 @@ fn client_options(h: &mut Entry) -> Result<ClientOptions, String> {
 
 /// Reads the remote sections of a Prometheus configuration text.
 pub fn parse_remote_config(text: &str) -> Result<RemoteConfig, String> {
-    let file: Option<File> = serde_saphyr::from_str(text).map_err(|e| crate::rules::file::yaml_error(&e))?;
+    let mut yaml = serde_saphyr::Options::default();
+    yaml.with_snippet = false;
+    let file: Option<File> =
+        serde_saphyr::from_str_with_options(text, yaml).map_err(|e| {
+            crate::rules::file::yaml_error(&e).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+        })?;
     let file = file.unwrap_or_default();
     let mut cfg = RemoteConfig::default();
     for mut r in file.remote_read {
