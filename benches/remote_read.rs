@@ -18,7 +18,11 @@ const END: i64 = (SAMPLES - 1) * 10_000;
 
 fn labels(i: usize) -> Vec<proto::Label> {
     let l = |n: &str, v: String| proto::Label { name: n.into(), value: v };
-    vec![l("__name__", "node_cpu_seconds_total".into()), l("cpu", (i % 8).to_string()), l("instance", format!("host-{}", i / 8))]
+    vec![
+        l("__name__", "node_cpu_seconds_total".into()),
+        l("cpu", (i % 8).to_string()),
+        l("instance", format!("host-{}", i / 8)),
+    ]
 }
 
 /// A counter with scrape jitter: a value that grows by irregular amounts, timestamps off by a few ms.

@@ -127,7 +127,13 @@ fn samples_body(series: &[SeriesData]) -> Vec<u8> {
                 .zip(&s.floats.f)
                 .map(|(&timestamp, &value)| proto::Sample { value, timestamp })
                 .collect(),
-            histograms: s.histograms.t.iter().zip(&s.histograms.h).map(|(&t, h)| histogram_to_proto(h, t)).collect(),
+            histograms: s
+                .histograms
+                .t
+                .iter()
+                .zip(&s.histograms.h)
+                .map(|(&t, h)| histogram_to_proto(h, t))
+                .collect(),
         })
         .collect();
     let resp = proto::ReadResponse { results: vec![proto::QueryResult { timeseries }] };
@@ -167,7 +173,10 @@ fn streamed_body(series: &[SeriesData]) -> Vec<u8> {
         }
         for group in chunks.chunks(3) {
             let msg = proto::ChunkedReadResponse {
-                chunked_series: vec![proto::ChunkedSeries { labels: proto_labels(&s.labels), chunks: group.to_vec() }],
+                chunked_series: vec![proto::ChunkedSeries {
+                    labels: proto_labels(&s.labels),
+                    chunks: group.to_vec(),
+                }],
                 query_index: 0,
             };
             write_frame(&mut out, &msg.encode_to_vec());
@@ -182,7 +191,8 @@ fn store_server(store: Arc<MemStorage>, form: Form) -> Server {
         let q = seen.query.clone().unwrap();
         let wide = SelectHints::range(q.start_timestamp_ms - 60_000, q.end_timestamp_ms + 60_000);
         let series = store.select(&matchers_of(&q), &wide).unwrap();
-        let streamed = form == Form::Streamed && seen.accepted.contains(&(proto::ResponseType::StreamedXorChunks as i32));
+        let streamed = form == Form::Streamed
+            && seen.accepted.contains(&(proto::ResponseType::StreamedXorChunks as i32));
         if streamed {
             (200, vec![("Content-Type".into(), STREAMED_CONTENT_TYPE.into())], streamed_body(&series))
         } else {
@@ -220,14 +230,18 @@ fn read_case(path: &Path) -> Case {
     Case { data: data.to_string(), selects }
 }
 
+/// A series' labels, float samples (timestamp, value bits) and histogram samples (debug form).
+type Comparable = (String, Vec<(i64, u64)>, Vec<(i64, String)>);
+
 /// Series as comparable values: float values by their bits (staleness markers and NaNs compare
 /// equal to themselves), histograms by their debug form.
-fn bits(series: &[SeriesData]) -> Vec<(String, Vec<(i64, u64)>, Vec<(i64, String)>)> {
+fn bits(series: &[SeriesData]) -> Vec<Comparable> {
     series
         .iter()
         .map(|s| {
             let floats = s.floats.t.iter().zip(&s.floats.f).map(|(&t, f)| (t, f.to_bits())).collect();
-            let hists = s.histograms.t.iter().zip(&s.histograms.h).map(|(&t, h)| (t, format!("{h:?}"))).collect();
+            let hists =
+                s.histograms.t.iter().zip(&s.histograms.h).map(|(&t, h)| (t, format!("{h:?}"))).collect();
             (s.labels.to_string(), floats, hists)
         })
         .collect()
@@ -238,7 +252,12 @@ fn check(store: &Arc<MemStorage>, form: Form, select: &(i64, i64, Vec<Matcher>))
     let server = store_server(Arc::clone(store), form);
     let remote = RemoteReadStorage::new(&server.url, RemoteReadOptions::default()).unwrap();
     let (start, end, matchers) = select;
-    let hints = SelectHints { func: Some("rate".into()), step: 15_000, range: 60_000, ..SelectHints::range(*start, *end) };
+    let hints = SelectHints {
+        func: Some("rate".into()),
+        step: 15_000,
+        range: 60_000,
+        ..SelectHints::range(*start, *end)
+    };
     let expected = store.select(matchers, &hints).unwrap();
     let got = remote.select(matchers, &hints).map_err(|e| e.to_string())?;
     if bits(&got) != bits(&expected) {
@@ -259,20 +278,32 @@ fn check(store: &Arc<MemStorage>, form: Form, select: &(i64, i64, Vec<Matcher>))
 fn remote_selects_equal_local_selects() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for path in support::files_in(&support::root().join("testdata/remote/read"), |p| support::has_extension(p, "txt")) {
+    for path in
+        support::files_in(&support::root().join("testdata/remote/read"), |p| support::has_extension(p, "txt"))
+    {
         let case = read_case(&path);
         let store = Arc::new(MemStorage::new());
-        ferroprom::datafile::load_text(&case.data, &store).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        ferroprom::datafile::load_text(&case.data, &store)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for select in &case.selects {
             for form in [Form::Samples, Form::Streamed] {
                 checked += 1;
                 if let Err(e) = check(&store, form, select) {
-                    failures.push(format!("{} {form:?} {:?}: {e}", path.display(), (select.0, select.1, &select.2)));
+                    failures.push(format!(
+                        "{} {form:?} {:?}: {e}",
+                        path.display(),
+                        (select.0, select.1, &select.2)
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} selections differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} selections differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 30, "only {checked} selections checked");
 }
 
@@ -314,8 +345,10 @@ fn responses_captured_from_prometheus_decode() {
     let opts = RemoteReadOptions::default();
     let streamed = std::fs::read(dir.join("prometheus-2.42-streamed.bin")).unwrap();
     let samples = std::fs::read(dir.join("prometheus-2.42-samples.bin")).unwrap();
-    let from_chunks = decode_response(&streamed[..], STREAMED_CONTENT_TYPE, 600_000, 4_000_000, &opts).unwrap();
-    let from_samples = decode_response(&samples[..], "application/x-protobuf", 600_000, 4_000_000, &opts).unwrap();
+    let from_chunks =
+        decode_response(&streamed[..], STREAMED_CONTENT_TYPE, 600_000, 4_000_000, &opts).unwrap();
+    let from_samples =
+        decode_response(&samples[..], "application/x-protobuf", 600_000, 4_000_000, &opts).unwrap();
     assert_eq!(render(&from_chunks), expected);
     assert_eq!(bits(&from_chunks), bits(&from_samples));
     assert_eq!(from_chunks.len(), 6);
@@ -414,7 +447,11 @@ fn requests_time_out() {
 #[test]
 fn auth_and_protocol_headers_are_sent() {
     let header = |seen: &Seen, name: &str| {
-        seen.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
+        seen.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
@@ -426,13 +463,20 @@ fn auth_and_protocol_headers_are_sent() {
     let token_file = std::env::temp_dir().join(format!("ferroprom-token-{}", std::process::id()));
     std::fs::write(&token_file, "from-file\n").unwrap();
     let cases = [
-        (ClientOptions { basic_auth: Some(("user".into(), "pass".into())), ..Default::default() }, "Basic dXNlcjpwYXNz"),
+        (
+            ClientOptions { basic_auth: Some(("user".into(), "pass".into())), ..Default::default() },
+            "Basic dXNlcjpwYXNz",
+        ),
         (ClientOptions { bearer_token: Some("secret".into()), ..Default::default() }, "Bearer secret"),
-        (ClientOptions { bearer_token_file: Some(token_file.clone()), ..Default::default() }, "Bearer from-file"),
+        (
+            ClientOptions { bearer_token_file: Some(token_file.clone()), ..Default::default() },
+            "Bearer from-file",
+        ),
     ];
     for (client, auth) in cases {
         let server = Server::start(Box::new(empty.clone()));
-        let remote = RemoteReadStorage::new(&server.url, RemoteReadOptions { client, ..Default::default() }).unwrap();
+        let remote =
+            RemoteReadStorage::new(&server.url, RemoteReadOptions { client, ..Default::default() }).unwrap();
         let m = Matcher::new(MatchOp::Equal, "job", "x").unwrap();
         assert_eq!(remote.label_values("instance", &[m], 0, 10).unwrap(), Vec::<String>::new());
         let seen = &server.requests()[0];
@@ -451,12 +495,16 @@ fn auth_and_protocol_headers_are_sent() {
 fn bad_client_settings_are_errors() {
     let missing = Path::new("/nonexistent/ca.pem").to_path_buf();
     let opts = RemoteReadOptions {
-        client: ClientOptions { tls: TlsOptions { ca_file: Some(missing), ..Default::default() }, ..Default::default() },
+        client: ClientOptions {
+            tls: TlsOptions { ca_file: Some(missing), ..Default::default() },
+            ..Default::default()
+        },
         ..Default::default()
     };
     let err = RemoteReadStorage::new("https://127.0.0.1:1/api/v1/read", opts).unwrap_err().to_string();
     assert!(err.starts_with("tls: ca_file /nonexistent/ca.pem: "), "{err}");
-    let err = RemoteReadStorage::new("ftp://x/api/v1/read", RemoteReadOptions::default()).unwrap_err().to_string();
+    let err =
+        RemoteReadStorage::new("ftp://x/api/v1/read", RemoteReadOptions::default()).unwrap_err().to_string();
     assert_eq!(err, "invalid remote URL \"ftp://x/api/v1/read\": expected http:// or https://");
     let two = ClientOptions {
         basic_auth: Some(("a".into(), "b".into())),

@@ -33,7 +33,8 @@ struct Receiver {
 }
 
 fn labels_text(labels: &[proto::Label]) -> String {
-    Labels::from_vec(labels.iter().map(|l| Label::new(l.name.as_str(), l.value.as_str())).collect()).to_string()
+    Labels::from_vec(labels.iter().map(|l| Label::new(l.name.as_str(), l.value.as_str())).collect())
+        .to_string()
 }
 
 impl Receiver {
@@ -48,9 +49,9 @@ impl Receiver {
             for mut req in srv.incoming_requests() {
                 let mut body = Vec::new();
                 std::io::Read::read_to_end(req.as_reader(), &mut body).unwrap();
-                hdr.lock().unwrap().push(
-                    req.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
-                );
+                hdr.lock()
+                    .unwrap()
+                    .push(req.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect());
                 let (status, retry_after) = statuses.next().unwrap_or((204, None));
                 if (200..300).contains(&status) {
                     let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
@@ -63,7 +64,8 @@ impl Receiver {
                         }
                     }
                 }
-                let mut resp = tiny_http::Response::from_string(format!("status {status}")).with_status_code(status);
+                let mut resp =
+                    tiny_http::Response::from_string(format!("status {status}")).with_status_code(status);
                 if let Some(secs) = retry_after {
                     resp.add_header(tiny_http::Header::from_bytes("Retry-After", secs.to_string()).unwrap());
                 }
@@ -96,7 +98,9 @@ fn fast_options() -> RemoteWriteOptions {
 }
 
 fn parse_labels(text: &str) -> Labels {
-    let Expr::VectorSelector(vs) = ferroprom::parser::parse(text).unwrap() else { panic!("{text}: not a selector") };
+    let Expr::VectorSelector(vs) = ferroprom::parser::parse(text).unwrap() else {
+        panic!("{text}: not a selector")
+    };
     Labels::from_vec(vs.matchers.iter().map(|m| Label::new(m.name.as_str(), m.value.as_str())).collect())
 }
 
@@ -159,7 +163,9 @@ fn check(path: &Path) -> Result<(), String> {
                         "external" => {
                             opts.external_labels = v
                                 .split(',')
-                                .map(|p| p.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())).unwrap())
+                                .map(|p| {
+                                    p.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())).unwrap()
+                                })
                                 .collect()
                         }
                         other => panic!("unknown option {other}"),
@@ -170,9 +176,9 @@ fn check(path: &Path) -> Result<(), String> {
                 let w = writer.get_or_insert_with(|| {
                     RemoteWriter::new(&receiver.as_ref().unwrap().url, opts.clone()).unwrap()
                 });
-                let (v, rest) = rest.rsplit_once(' ').unwrap();
-                let (series, t) = v.rsplit_once(' ').map(|(s, t)| (s, t)).unwrap();
-                w.append(&parse_labels(series), t.parse().unwrap(), parse_value(rest));
+                let (rest, v) = rest.rsplit_once(' ').unwrap();
+                let (series, t) = rest.rsplit_once(' ').unwrap();
+                w.append(&parse_labels(series), t.parse().unwrap(), parse_value(v));
             }
             "flush" => {
                 if !writer.as_ref().unwrap().flush(Duration::from_secs(20)) {
@@ -182,7 +188,11 @@ fn check(path: &Path) -> Result<(), String> {
             "accepted" => {
                 let (rest, v) = rest.rsplit_once(' ').unwrap();
                 let (series, t) = rest.rsplit_once(' ').unwrap();
-                expected.push((parse_labels(series).to_string(), t.parse().unwrap(), parse_value(v).to_bits()));
+                expected.push((
+                    parse_labels(series).to_string(),
+                    t.parse().unwrap(),
+                    parse_value(v).to_bits(),
+                ));
             }
             "stats" => {
                 let s = writer.as_ref().unwrap().stats();
@@ -210,7 +220,9 @@ fn check(path: &Path) -> Result<(), String> {
 
 #[test]
 fn write_scenarios() {
-    let files = support::files_in(&support::root().join("testdata/remote/write"), |p| support::has_extension(p, "txt"));
+    let files = support::files_in(&support::root().join("testdata/remote/write"), |p| {
+        support::has_extension(p, "txt")
+    });
     let failures: Vec<String> =
         files.iter().filter_map(|p| check(p).err().map(|e| format!("{}: {e}", p.display()))).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -239,7 +251,8 @@ fn receiver_restart_loses_nothing() {
     let addr = first.url.trim_start_matches("http://").trim_end_matches("/api/v1/write").to_string();
     // A stopped stand-in leaves its kept-alive connection unanswered (a stopped Prometheus resets
     // it); the request timeout turns that into a retry.
-    let client = ferroprom::remote::ClientOptions { timeout: Some(Duration::from_millis(500)), ..Default::default() };
+    let client =
+        ferroprom::remote::ClientOptions { timeout: Some(Duration::from_millis(500)), ..Default::default() };
     let opts = RemoteWriteOptions { max_samples_per_send: 7, client, ..fast_options() };
     let writer = RemoteWriter::new(&first.url, opts).unwrap();
     let series: Vec<Labels> = (0..5).map(|i| parse_labels(&format!("s{{i=\"{i}\"}}"))).collect();
@@ -287,10 +300,8 @@ fn rule_results_are_written() {
             resend_delay: 60_000,
             default_query_offset: 0,
         };
-        let mut groups: Vec<Group> = specs
-            .iter()
-            .map(|s| Group::new(s.clone(), &BTreeMap::new(), "http://ferroprom", true))
-            .collect();
+        let mut groups: Vec<Group> =
+            specs.iter().map(|s| Group::new(s.clone(), &BTreeMap::new(), "http://ferroprom", true)).collect();
         ferroprom::rules::manager::replay(&mut groups, &env, 0, 1_200_000);
     };
     let local = Arc::new(MemStorage::new());

@@ -23,9 +23,9 @@ use clap::Args;
 use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
+use ferroprom::remote::{RemoteRuleStore, RemoteWriter};
 use ferroprom::rules::api::go_time_json;
 use ferroprom::rules::duration::parse_duration;
-use ferroprom::remote::{RemoteRuleStore, RemoteWriter};
 use ferroprom::rules::group::{EngineQueryFunc, QueryFunc, RuleStore, group_key, send_to_notifier};
 use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
 use ferroprom::rules::manifest::Selector;
@@ -468,7 +468,11 @@ fn watch(manager: &Manager, notifier: Option<&Notifier>, writer: Option<&RemoteW
             let err = s.last_error.as_deref().unwrap_or("queue full");
             if s.failed > failed {
                 let n = (s.failed - failed).to_string();
-                log("error", "Remote write rejected samples", &[("url", &s.url), ("count", &n), ("err", err)]);
+                log(
+                    "error",
+                    "Remote write rejected samples",
+                    &[("url", &s.url), ("count", &n), ("err", err)],
+                );
             }
             if s.dropped > dropped {
                 let n = (s.dropped - dropped).to_string();

@@ -90,7 +90,8 @@ impl Client {
     /// Builds the agent: timeout, TLS roots and client certificate; HTTP error statuses are
     /// returned as responses, not errors, so callers can report their bodies.
     pub(crate) fn new(opts: &ClientOptions, default_timeout: Duration) -> Result<Client, ClientError> {
-        let auths = [opts.basic_auth.is_some(), opts.bearer_token.is_some(), opts.bearer_token_file.is_some()];
+        let auths =
+            [opts.basic_auth.is_some(), opts.bearer_token.is_some(), opts.bearer_token_file.is_some()];
         if auths.iter().filter(|&&a| a).count() > 1 {
             return Err(ClientError::TwoAuthorizations);
         }
@@ -140,7 +141,10 @@ impl Client {
             req = req.header(k.as_str(), v.as_str());
         }
         if let Some((user, password)) = &self.opts.basic_auth {
-            req = req.header("Authorization", format!("Basic {}", base64(format!("{user}:{password}").as_bytes())));
+            req = req.header(
+                "Authorization",
+                format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
+            );
         }
         let token = match &self.opts.bearer_token_file {
             Some(path) => Some(

@@ -93,7 +93,9 @@ struct Entry {
 
 impl Entry {
     fn read_only_keys(&self) -> bool {
-        self.read_recent.is_some() || self.required_matchers.is_some() || self.filter_external_labels.is_some()
+        self.read_recent.is_some()
+            || self.required_matchers.is_some()
+            || self.filter_external_labels.is_some()
     }
 
     fn write_only_keys(&self) -> bool {
@@ -169,7 +171,12 @@ fn client_options(h: &mut Entry) -> Result<ClientOptions, String> {
     let url = h.url.clone();
     let at = |msg: String| format!("remote {url}: {msg}");
     let mut opts = ClientOptions {
-        timeout: h.remote_timeout.as_deref().map(|s| duration("remote_timeout", s)).transpose().map_err(at)?,
+        timeout: h
+            .remote_timeout
+            .as_deref()
+            .map(|s| duration("remote_timeout", s))
+            .transpose()
+            .map_err(at)?,
         headers: std::mem::take(&mut h.headers).into_iter().collect(),
         bearer_token: h.bearer_token.take(),
         bearer_token_file: h.bearer_token_file.take(),
@@ -183,7 +190,9 @@ fn client_options(h: &mut Entry) -> Result<ClientOptions, String> {
                 .trim_end_matches(['\r', '\n'])
                 .to_string(),
             (None, None) => String::new(),
-            (Some(_), Some(_)) => return Err(at("basic_auth: at most one of password and password_file".into())),
+            (Some(_), Some(_)) => {
+                return Err(at("basic_auth: at most one of password and password_file".into()));
+            }
         };
         opts.basic_auth = Some((b.username, password));
     }
@@ -215,10 +224,9 @@ fn client_options(h: &mut Entry) -> Result<ClientOptions, String> {
 pub fn parse_remote_config(text: &str) -> Result<RemoteConfig, String> {
     let mut yaml = serde_saphyr::Options::default();
     yaml.with_snippet = false;
-    let file: Option<File> =
-        serde_saphyr::from_str_with_options(text, yaml).map_err(|e| {
-            crate::rules::file::yaml_error(&e).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-        })?;
+    let file: Option<File> = serde_saphyr::from_str_with_options(text, yaml).map_err(|e| {
+        crate::rules::file::yaml_error(&e).replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+    })?;
     let file = file.unwrap_or_default();
     let mut cfg = RemoteConfig::default();
     for mut r in file.remote_read {
@@ -230,9 +238,13 @@ pub fn parse_remote_config(text: &str) -> Result<RemoteConfig, String> {
     }
     for mut w in file.remote_write {
         if w.read_only_keys() {
-            return Err(format!("remote {}: read_recent, required_matchers and filter_external_labels belong to remote_read", w.url));
+            return Err(format!(
+                "remote {}: read_recent, required_matchers and filter_external_labels belong to remote_read",
+                w.url
+            ));
         }
-        let mut opts = RemoteWriteOptions { client: client_options(&mut w)?, ..RemoteWriteOptions::default() };
+        let mut opts =
+            RemoteWriteOptions { client: client_options(&mut w)?, ..RemoteWriteOptions::default() };
         let at = |msg: String| format!("remote {}: {msg}", w.url);
         if let Some(q) = &w.queue_config {
             opts.capacity = q.capacity.unwrap_or(opts.capacity);

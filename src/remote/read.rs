@@ -29,7 +29,8 @@ use crate::remote::proto;
 use crate::storage::{SelectHints, SeriesData, Storage, StorageError};
 
 /// The content type of a streamed chunk response.
-pub const STREAMED_CONTENT_TYPE: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+pub const STREAMED_CONTENT_TYPE: &str =
+    "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
 
 /// Settings of a [`RemoteReadStorage`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +137,11 @@ impl RemoteReadStorage {
 
     /// Runs one remote query: the series matching `matchers` with their samples in
     /// `[hints.start, hints.end]`, sorted by labels.
-    pub fn read(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, RemoteReadError> {
+    pub fn read(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<SeriesData>, RemoteReadError> {
         let query = query_message(matchers, hints);
         if self.opts.streamed {
             match self.read_with(&query, true) {
@@ -171,7 +176,10 @@ impl RemoteReadStorage {
         let status = resp.status();
         if !status.is_success() {
             let status = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
-            return Err(RemoteReadError::Status { status: status.trim().to_string(), body: body_excerpt(&mut resp) });
+            return Err(RemoteReadError::Status {
+                status: status.trim().to_string(),
+                body: body_excerpt(&mut resp),
+            });
         }
         let content_type =
             resp.headers().get("Content-Type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -305,10 +313,7 @@ fn decode_samples_response(
     let resp = proto::ReadResponse::decode(&raw[..])
         .map_err(|e| RemoteReadError::Protocol(format!("decoding ReadResponse: {e}")))?;
     if resp.results.len() != 1 {
-        return Err(RemoteReadError::Protocol(format!(
-            "{} results for 1 query",
-            resp.results.len()
-        )));
+        return Err(RemoteReadError::Protocol(format!("{} results for 1 query", resp.results.len())));
     }
     for ts in resp.results.into_iter().flat_map(|r| r.timeseries) {
         let entry = series.entry(labels_of(&ts.labels)).or_default();
@@ -401,7 +406,8 @@ fn merge<V>(t: Vec<i64>, v: Vec<V>, start: i64, end: i64) -> (Vec<i64>, Vec<V>) 
 
 impl Storage for RemoteReadStorage {
     fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        self.read(matchers, hints).map_err(|e| StorageError::Backend(format!("remote read {}: {e}", self.url)))
+        self.read(matchers, hints)
+            .map_err(|e| StorageError::Backend(format!("remote read {}: {e}", self.url)))
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
@@ -425,8 +431,12 @@ impl Storage for RemoteReadStorage {
             matchers.push(m);
         }
         let series = self.select(&matchers, &SelectHints::range(mint, maxt))?;
-        let mut values: Vec<String> =
-            series.iter().filter_map(|s| s.labels.get(name)).filter(|v| !v.is_empty()).map(String::from).collect();
+        let mut values: Vec<String> = series
+            .iter()
+            .filter_map(|s| s.labels.get(name))
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+            .collect();
         values.sort();
         values.dedup();
         Ok(values)

@@ -300,7 +300,10 @@ pub fn histogram_to_proto(h: &FloatHistogram, t: i64) -> proto::Histogram {
 enum Outcome {
     Accepted,
     /// Retry after the backoff, or after the server's `Retry-After` when given.
-    Retry { error: String, after: Option<Duration> },
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
     Rejected(String),
 }
 
@@ -430,9 +433,12 @@ fn post(client: &Client, url: &str, body: &[u8]) -> Outcome {
 pub fn metrics_text(stats: &[RemoteWriteStats], capacity: usize) -> String {
     type Metric = (&'static str, &'static str, &'static str, fn(&RemoteWriteStats) -> u64);
     const METRICS: &[Metric] = &[
-        ("prometheus_remote_storage_samples_total", "counter", "Total number of samples sent to remote storage.", |s| {
-            s.sent
-        }),
+        (
+            "prometheus_remote_storage_samples_total",
+            "counter",
+            "Total number of samples sent to remote storage.",
+            |s| s.sent,
+        ),
         (
             "prometheus_remote_storage_samples_failed_total",
             "counter",

@@ -24,14 +24,19 @@ fn pick<O: Default + Clone>(
         Some(url) => {
             let opts = entries.iter().find(|(u, _)| u == url).map(|(_, o)| o.clone()).unwrap_or_default();
             if entries.iter().any(|(u, _)| u != url) {
-                return Err(format!("--remote-{kind} {url} and the config file's remote_{kind} differ; give one"));
+                return Err(format!(
+                    "--remote-{kind} {url} and the config file's remote_{kind} differ; give one"
+                ));
             }
             Ok(Some((url.to_string(), opts)))
         }
         None => match entries {
             [] => Ok(None),
             [one] => Ok(Some(one.clone())),
-            _ => Err(format!("only one remote_{kind} endpoint is supported, the config file has {}", entries.len())),
+            _ => Err(format!(
+                "only one remote_{kind} endpoint is supported, the config file has {}",
+                entries.len()
+            )),
         },
     }
 }
