@@ -23,11 +23,12 @@ const RULES: &str = r#"groups:
     expr: vector(1)
 "#;
 
+/// Series names and values received by remote write.
+type Written = Arc<Mutex<Vec<(String, f64)>>>;
+
 /// Answers `/api/v1/read` from `store` (SAMPLES) and records the series names written to
 /// `/api/v1/write` with their values.
-fn fake_prometheus(
-    store: Arc<MemStorage>,
-) -> (String, Arc<Mutex<Vec<(String, f64)>>>, Arc<tiny_http::Server>) {
+fn fake_prometheus(store: Arc<MemStorage>) -> (String, Written, Arc<tiny_http::Server>) {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let base = format!("http://{}", server.server_addr().to_ip().unwrap());
     let written = Arc::new(Mutex::new(Vec::new()));
