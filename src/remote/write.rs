@@ -409,12 +409,7 @@ fn post(client: &Client, url: &str, body: &[u8]) -> Outcome {
     if status.is_success() {
         return Outcome::Accepted;
     }
-    let after = resp
-        .headers()
-        .get("Retry-After")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let after = resp.headers().get("Retry-After").and_then(|v| v.to_str().ok()).and_then(retry_after);
     let error = format!(
         "server returned HTTP status {} {}: {}",
         status.as_u16(),
@@ -426,6 +421,20 @@ fn post(client: &Client, url: &str, body: &[u8]) -> Outcome {
     } else {
         Outcome::Rejected(error)
     }
+}
+
+/// A `Retry-After` header's wait: delay seconds, or an HTTP date (a past date waits nothing).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let wait = at.timestamp_millis().saturating_sub(now);
+    Some(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
 }
 
 /// The writer's counters in the Prometheus text exposition format, with Prometheus's metric names
@@ -573,5 +582,19 @@ impl RuleStore for RemoteRuleStore {
             .into_iter()
             .filter_map(|s| Some((s.labels, *s.floats.t.last()?, *s.floats.f.last()?)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert!(retry_after("Fri, 01 Jan 2100 00:00:00 GMT").is_some_and(|d| d > Duration::from_secs(3600)));
+        assert_eq!(retry_after("soon"), None);
     }
 }
