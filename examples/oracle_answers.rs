@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `DATA` is anything `ferroprom::datafile` reads (promqltest `load` text or text exposition).
-//! Instead of `--data`, `--remote-read URL` answers from a remote-read endpoint (`.ci/interop-remote`).
+//! Instead of `--data`, `--remote-read URL` answers from a remote-read endpoint (`.ci/interop-remote`),
+//! accepting streamed chunks; `--remote-read-samples URL` accepts only plain samples.
 //! `QUERIES.json` is a JSON list of objects as the oracle reads them, with explicit times:
 //! `{"query": "...", "times": [1807.3, ...], "start": 600.5, "end": 7190.5, "step": 60}`; times and
 //! steps are Unix seconds (numbers or numeric strings), `kind` is `instant`, `range` or `both` (the
@@ -22,7 +23,7 @@ use serde_json::{Map, Value as Json, json};
 
 enum Source {
     Data(PathBuf),
-    RemoteRead(String),
+    RemoteRead(String, bool),
 }
 
 struct Args {
@@ -41,7 +42,8 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--data" => data = Some(Source::Data(PathBuf::from(value))),
-            "--remote-read" => remote = Some(Source::RemoteRead(value)),
+            "--remote-read" => remote = Some(Source::RemoteRead(value, true)),
+            "--remote-read-samples" => remote = Some(Source::RemoteRead(value, false)),
             "--queries" => queries = Some(PathBuf::from(value)),
             "--out" => out = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag {flag}")),
@@ -166,10 +168,10 @@ fn record(query: &str, kind: &Kind, answer: Result<QueryResult, String>) -> Json
 fn run(args: &Args) -> Result<usize, String> {
     let store: Box<dyn ferroprom::storage::Storage> = match &args.source {
         Source::Data(path) => Box::new(ferroprom::datafile::load_file(path).map_err(|e| e.to_string())?),
-        Source::RemoteRead(url) => Box::new(
-            ferroprom::remote::RemoteReadStorage::new(url, ferroprom::remote::RemoteReadOptions::default())
-                .map_err(|e| e.to_string())?,
-        ),
+        Source::RemoteRead(url, streamed) => {
+            let opts = ferroprom::remote::RemoteReadOptions { streamed: *streamed, ..Default::default() };
+            Box::new(ferroprom::remote::RemoteReadStorage::new(url, opts).map_err(|e| e.to_string())?)
+        }
     };
     let text =
         std::fs::read_to_string(&args.queries).map_err(|e| format!("{}: {e}", args.queries.display()))?;
