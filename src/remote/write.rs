@@ -541,6 +541,12 @@ impl RemoteRuleStore {
                     })
                 }
             }
+            // A staleness marker ends the series; forgetting it keeps the map as small as the set
+            // of live series.
+            _ if bits == crate::model::STALE_NAN_BITS => {
+                newest.remove(labels);
+                Ok(true)
+            }
             _ => {
                 newest.insert(labels.clone(), (t, bits));
                 Ok(true)
@@ -596,5 +602,23 @@ mod tests {
         assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert!(retry_after("Fri, 01 Jan 2100 00:00:00 GMT").is_some_and(|d| d > Duration::from_secs(3600)));
         assert_eq!(retry_after("soon"), None);
+    }
+
+    #[test]
+    fn rule_store_checks_appends_like_a_head() {
+        let writer = Arc::new(
+            RemoteWriter::new("http://127.0.0.1:1/api/v1/write", RemoteWriteOptions::default()).unwrap(),
+        );
+        let store = RemoteRuleStore::new(Arc::clone(&writer), Arc::new(MemStorage::new()));
+        let l = Labels::from_pairs([("__name__", "x")]);
+        assert_eq!(store.append(&l, 2000, 1.0), Ok(()));
+        assert_eq!(store.append(&l, 1000, 1.0), Err(AppendError::OutOfOrder));
+        assert_eq!(store.append(&l, 2000, 1.0), Ok(()), "an exact repeat is accepted");
+        assert!(matches!(store.append(&l, 2000, 2.0), Err(AppendError::DuplicateFloat { .. })));
+        assert_eq!(store.append(&l, 3000, crate::model::STALE_NAN), Ok(()));
+        assert_eq!(store.append(&l, 2500, 1.0), Ok(()), "a stale series starts afresh");
+        assert_eq!(store.append(&Labels::empty(), 1000, 1.0), Err(AppendError::EmptyLabels));
+        // The repeat was not queued again: 2000, the stale marker at 3000, 2500.
+        assert_eq!(writer.stats().pending + writer.stats().dropped as usize, 3);
     }
 }
