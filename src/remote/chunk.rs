@@ -6,8 +6,12 @@
 //! second timestamp as an unsigned varint delta, every later timestamp as a delta-of-delta in one
 //! of five variable-width classes, and each value after the first as the XOR with the previous
 //! value, written with a leading-zero count and significant-bit width that later values may reuse.
-//! Other encodings (native histogram chunks, the start-timestamp variants) are not decoded here:
-//! [`ChunkError::Unsupported`] names them.
+//!
+//! The native histogram chunks (`HISTOGRAM` with integer counts, `FLOAT_HISTOGRAM`) start with the
+//! count, a byte whose top two bits are the chunk's counter-reset header, and the bucket layout
+//! (zero threshold, schema, spans, custom bounds) shared by all samples. Integer counts and
+//! timestamps are written as varbit delta-of-deltas, float counts and sums as XORs. The
+//! start-timestamp variants are not decoded here: [`ChunkError::Unsupported`] names them.
 //!
 //! ```
 //! use ferroprom::remote::chunk::{XorEncoder, decode_xor};
@@ -40,6 +44,9 @@ pub enum ChunkError {
     /// The chunk uses an encoding this decoder does not handle.
     #[error("unsupported chunk encoding {0}")]
     Unsupported(String),
+    /// A histogram chunk holds something impossible (an unknown varbit prefix or schema).
+    #[error("corrupt histogram chunk: {0}")]
+    Corrupt(String),
     /// An encoder holds the most samples a chunk header can count.
     #[error("XOR chunk full: at most 65535 samples")]
     Full,
@@ -213,6 +220,221 @@ fn read_xor(r: &mut BitReader<'_>, prev: u64, width: &mut Option<XorWidth>) -> O
     let significant = 64 - w.leading - w.trailing;
     let xor = r.bits(significant)?;
     Some(prev ^ (xor << w.trailing))
+}
+
+/// Reads a varbit-encoded integer: a unary class prefix of up to 8 bits, then 0, 3, 6, 9, 12, 18,
+/// 25, 56 or 64 value bits (two's complement within the width when `signed`).
+fn read_varbit(r: &mut BitReader<'_>, signed: bool) -> Option<Result<i64, String>> {
+    let mut class = 0;
+    while class < 8 && r.bit()? {
+        class += 1;
+    }
+    let width = match class {
+        0 => return Some(Ok(0)),
+        1 => 3,
+        2 => 6,
+        3 => 9,
+        4 => 12,
+        5 => 18,
+        6 => 25,
+        7 => 56,
+        _ => return Some(Ok(r.bits(64)? as i64)),
+    };
+    let raw = r.bits(width)?;
+    Some(Ok(if signed && raw > 1 << (width - 1) { raw as i64 - (1i64 << width) } else { raw as i64 }))
+}
+
+/// The bucket layout at the start of a histogram chunk.
+struct Layout {
+    schema: i32,
+    zero_threshold: f64,
+    positive: Vec<crate::model::BucketSpan>,
+    negative: Vec<crate::model::BucketSpan>,
+    custom_values: Vec<f64>,
+}
+
+fn read_layout(r: &mut BitReader<'_>) -> Option<Result<Layout, String>> {
+    let zero_threshold = match r.bits32(8)? {
+        0 => 0.0,
+        255 => f64::from_bits(r.bits(64)?),
+        b => 0.5 * 2f64.powi(b as i32 - 243),
+    };
+    let schema = match read_varbit(r, true)? {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    let known = (-4..=8).contains(&schema) || schema == i64::from(crate::model::CUSTOM_BUCKETS_SCHEMA);
+    if !known {
+        return Some(Err(format!("unknown schema {schema}")));
+    }
+    let mut spans = || -> Option<Vec<crate::model::BucketSpan>> {
+        let n = read_varbit(r, false)?.ok()?;
+        let mut out = Vec::new();
+        for _ in 0..n.min(1 << 16) {
+            let length = read_varbit(r, false)?.ok()?;
+            let offset = read_varbit(r, true)?.ok()?;
+            out.push(crate::model::BucketSpan::new(offset as i32, length as u32));
+        }
+        Some(out)
+    };
+    let positive = spans()?;
+    let negative = spans()?;
+    let mut custom_values = Vec::new();
+    if schema == i64::from(crate::model::CUSTOM_BUCKETS_SCHEMA) {
+        let n = read_varbit(r, false)?.ok()?;
+        for _ in 0..n.min(1 << 16) {
+            let v = match read_varbit(r, false)?.ok()? {
+                0 => f64::from_bits(r.bits(64)?),
+                b => (b - 1) as f64 / 1000.0,
+            };
+            custom_values.push(v);
+        }
+    }
+    Some(Ok(Layout { schema: schema as i32, zero_threshold, positive, negative, custom_values }))
+}
+
+/// Decodes a `HISTOGRAM` (integer counts, `float == false`) or `FLOAT_HISTOGRAM` chunk. Histogram
+/// samples are appended to `ht`/`h`; staleness markers, which the TSDB stores as histograms with a
+/// stale sum, become float staleness markers in `ft`/`ff`, as the engine expects them. Counter-reset
+/// hints follow the TSDB's iterator: the first sample's is unknown, later ones "no reset" (gauge
+/// histograms: gauge throughout).
+pub fn decode_histogram(
+    data: &[u8],
+    float: bool,
+    ht: &mut Vec<i64>,
+    h: &mut Vec<std::sync::Arc<crate::model::FloatHistogram>>,
+    ft: &mut Vec<i64>,
+    ff: &mut Vec<f64>,
+) -> Result<usize, ChunkError> {
+    use crate::model::{CounterResetHint, FloatHistogram};
+    let [hi, lo, flags, rest @ ..] = data else { return Err(ChunkError::NoHeader(data.len())) };
+    let total = usize::from(u16::from_be_bytes([*hi, *lo]));
+    if total == 0 {
+        return Ok(0);
+    }
+    let gauge = flags & 0b1100_0000 == 0b1100_0000;
+    let mut r = BitReader::new(rest);
+    let truncated = |read| ChunkError::Truncated { read, total };
+    let layout = read_layout(&mut r).ok_or(truncated(0))?.map_err(ChunkError::Corrupt)?;
+    let np = layout.positive.iter().map(|s| s.length as usize).sum::<usize>();
+    let nn = layout.negative.iter().map(|s| s.length as usize).sum::<usize>();
+    // Every bucket costs at least one bit per sample; a layout claiming more buckets than the
+    // chunk has bits is corrupt (and must not size the buffers below).
+    if np + nn > 8 * data.len() {
+        return Err(ChunkError::Corrupt(format!("{} buckets in a {}-byte chunk", np + nn, data.len())));
+    }
+    let varint = |r: &mut BitReader<'_>, read| match read_varbit(r, true) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(ChunkError::Corrupt(e)),
+        None => Err(truncated(read)),
+    };
+    // Running state: timestamp and its delta; integer counts with deltas; float values with their
+    // XOR widths.
+    let (mut t, mut t_delta) = (0i64, 0i64);
+    let mut ints = vec![0i64; 2 + np + nn];
+    let mut int_deltas = vec![0i64; 2 + np + nn];
+    let mut floats = vec![0u64; 3 + np + nn];
+    let mut widths: Vec<Option<XorWidth>> = vec![None; 3 + np + nn];
+    let mut sum_width: Option<XorWidth> = None;
+    let mut sum = 0u64;
+    for read in 0..total {
+        if read == 0 {
+            t = varint(&mut r, read)?;
+            if float {
+                for v in floats.iter_mut().take(3) {
+                    *v = r.bits(64).ok_or(truncated(read))?;
+                }
+                sum = floats[2];
+                for v in floats.iter_mut().skip(3) {
+                    *v = r.bits(64).ok_or(truncated(read))?;
+                }
+            } else {
+                for v in ints.iter_mut().take(2) {
+                    *v = match read_varbit(&mut r, false) {
+                        Some(Ok(v)) => v,
+                        Some(Err(e)) => return Err(ChunkError::Corrupt(e)),
+                        None => return Err(truncated(read)),
+                    };
+                }
+                sum = r.bits(64).ok_or(truncated(read))?;
+                for v in ints.iter_mut().skip(2) {
+                    *v = varint(&mut r, read)?;
+                }
+            }
+        } else {
+            t_delta = t_delta.wrapping_add(varint(&mut r, read)?);
+            t = t.wrapping_add(t_delta);
+            if float {
+                for i in 0..3 {
+                    floats[i] = read_xor(&mut r, floats[i], &mut widths[i]).ok_or(truncated(read))?;
+                }
+                sum = floats[2];
+            } else {
+                for i in 0..2 {
+                    int_deltas[i] = int_deltas[i].wrapping_add(varint(&mut r, read)?);
+                    ints[i] = ints[i].wrapping_add(int_deltas[i]);
+                }
+                sum = read_xor(&mut r, sum, &mut sum_width).ok_or(truncated(read))?;
+            }
+            if sum != crate::model::STALE_NAN_BITS {
+                if float {
+                    for i in 3..floats.len() {
+                        floats[i] = read_xor(&mut r, floats[i], &mut widths[i]).ok_or(truncated(read))?;
+                    }
+                } else {
+                    for i in 2..ints.len() {
+                        int_deltas[i] = int_deltas[i].wrapping_add(varint(&mut r, read)?);
+                        ints[i] = ints[i].wrapping_add(int_deltas[i]);
+                    }
+                }
+            }
+        }
+        if sum == crate::model::STALE_NAN_BITS {
+            ft.push(t);
+            ff.push(crate::model::STALE_NAN);
+            continue;
+        }
+        // Integer bucket values are deltas from the previous bucket of the same sign.
+        let absolute = |from: usize, n: usize| -> Vec<f64> {
+            let mut acc = 0i64;
+            ints[from..from + n]
+                .iter()
+                .map(|d| {
+                    acc = acc.wrapping_add(*d);
+                    acc as f64
+                })
+                .collect()
+        };
+        let (count, zero_count, positive_buckets, negative_buckets) = if float {
+            let f = |i: usize| f64::from_bits(floats[i]);
+            let p = (3..3 + np).map(f).collect();
+            let n = (3 + np..3 + np + nn).map(f).collect();
+            (f(0), f(1), p, n)
+        } else {
+            (ints[0] as u64 as f64, ints[1] as u64 as f64, absolute(2, np), absolute(2 + np, nn))
+        };
+        ht.push(t);
+        h.push(std::sync::Arc::new(FloatHistogram {
+            counter_reset_hint: if gauge {
+                CounterResetHint::Gauge
+            } else if read == 0 {
+                CounterResetHint::Unknown
+            } else {
+                CounterResetHint::NotCounterReset
+            },
+            schema: layout.schema,
+            zero_threshold: layout.zero_threshold,
+            zero_count,
+            count,
+            sum: f64::from_bits(sum),
+            positive_spans: layout.positive.clone(),
+            negative_spans: layout.negative.clone(),
+            positive_buckets,
+            negative_buckets,
+            custom_values: layout.custom_values.clone(),
+        }));
+    }
+    Ok(total)
 }
 
 /// Writes bits most significant first.
@@ -392,6 +614,14 @@ mod tests {
             }
             let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
             prop_assert_eq!(roundtrip(&samples), want);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn histogram_decoding_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300), float: bool) {
+            let (mut ht, mut h, mut ft, mut ff) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let _ = decode_histogram(&data, float, &mut ht, &mut h, &mut ft, &mut ff);
         }
     }
 

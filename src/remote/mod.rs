@@ -5,7 +5,8 @@
 //! against a remote Prometheus-compatible store, write the results back to it.
 //!
 //! `proto` declares the protobuf messages, `frame` the streamed-response framing, `chunk` the
-//! `XOR` chunk codec, `client` the HTTP client settings (timeout, basic auth, bearer token, TLS).
+//! TSDB chunk decoders (`XOR`, native histograms), `client` the HTTP client settings (timeout,
+//! basic auth, bearer token, TLS), `config` the remote sections of a Prometheus config file.
 
 pub mod chunk;
 pub mod client;

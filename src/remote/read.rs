@@ -5,9 +5,9 @@
 //! query: the selector's matchers, its `[start, end]` and the planner's hints (step, function,
 //! grouping, range). The client accepts the streamed chunk response first and plain samples
 //! second; the server picks. Streamed answers are length- and CRC32C-framed `ChunkedReadResponse`
-//! messages whose `XOR` chunks are decoded here; should a server stream chunks of an encoding this
-//! client does not decode (native histogram chunks), the query is asked again for plain samples,
-//! which carry histograms as messages. Chunks may overlap and reach outside the range, so samples
+//! messages whose `XOR`, `HISTOGRAM` and `FLOAT_HISTOGRAM` chunks are decoded here; should a server
+//! stream chunks of an encoding this client does not decode (the start-timestamp variants), the
+//! query is asked again for plain samples. Chunks may overlap and reach outside the range, so samples
 //! are merged by timestamp and cut to `[start, end]`.
 //!
 //! Remote read has no label API: [`Storage::label_names`] and [`Storage::label_values`] select
@@ -22,7 +22,7 @@ use std::time::Duration;
 use prost::Message;
 
 use crate::model::{CounterResetHint, FloatHistogram, Label as ModelLabel, Labels, MatchOp, Matcher};
-use crate::remote::chunk::{ChunkError, decode_xor};
+use crate::remote::chunk::{ChunkError, decode_histogram, decode_xor};
 use crate::remote::client::{Client, ClientError, ClientOptions, body_excerpt, check_url};
 use crate::remote::frame::{FrameError, FrameReader};
 use crate::remote::proto;
@@ -283,6 +283,11 @@ fn decode_stream(
                 match proto::ChunkEncoding::try_from(c.r#type) {
                     Ok(proto::ChunkEncoding::Xor) => {
                         decode_xor(&c.data, &mut entry.t, &mut entry.f).map_err(fail)?;
+                    }
+                    Ok(e @ (proto::ChunkEncoding::Histogram | proto::ChunkEncoding::FloatHistogram)) => {
+                        let float = e == proto::ChunkEncoding::FloatHistogram;
+                        let Collected { t, f, ht, h } = entry;
+                        decode_histogram(&c.data, float, ht, h, t, f).map_err(fail)?;
                     }
                     Ok(other) => return Err(fail(ChunkError::Unsupported(other.name().into()))),
                     Err(_) => return Err(fail(ChunkError::Unsupported(format!("#{}", c.r#type)))),
