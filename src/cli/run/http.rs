@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferroprom::notifier::Notifier;
+use ferroprom::remote::RemoteWriter;
 use ferroprom::rules::api::{RuleType, RulesFilter, alerts_json, metrics_text, rules_json_filtered};
 use ferroprom::rules::manager::Manager;
 use tiny_http::{Header, Method, Request, Response, Server};
@@ -14,6 +15,7 @@ pub(super) struct Served {
     manager: Arc<Manager>,
     notifier: Option<Arc<Notifier>>,
     queue_capacity: usize,
+    writer: Option<Arc<RemoteWriter>>,
     /// Set when shutdown starts: `/-/ready` answers 503 from then on.
     pub(super) stopping: AtomicBool,
 }
@@ -23,8 +25,9 @@ impl Served {
         manager: Arc<Manager>,
         notifier: Option<Arc<Notifier>>,
         queue_capacity: usize,
+        writer: Option<Arc<RemoteWriter>>,
     ) -> Served {
-        Served { manager, notifier, queue_capacity, stopping: AtomicBool::new(false) }
+        Served { manager, notifier, queue_capacity, writer, stopping: AtomicBool::new(false) }
     }
 }
 
@@ -107,6 +110,9 @@ fn route(path: &str, query: &str, state: &Served) -> Reply {
             let mut body = state.manager.with_groups(metrics_text);
             if let Some(n) = &state.notifier {
                 body.push_str(&ferroprom::notifier::metrics_text(&n.stats(), state.queue_capacity));
+            }
+            if let Some(w) = &state.writer {
+                body.push_str(&ferroprom::remote::write::metrics_text(&[w.stats()], w.capacity()));
             }
             Reply { content_type: "text/plain; version=0.0.4; charset=utf-8", ..Reply::text(200, body) }
         }
