@@ -128,6 +128,24 @@ pub(crate) fn is_legacy_label_name(s: &str) -> bool {
 /// Writes `s` as a double-quoted string the way Go's `strconv.Quote` does.
 pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
+    write_quoted_body(f, s)?;
+    f.write_char('"')
+}
+
+/// Writes the byte string `bytes` double-quoted as Go's `strconv.Quote` does: like
+/// [`write_quoted`], and each byte that is not part of valid UTF-8 as `\xNN`.
+pub(crate) fn write_quoted_bytes(f: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
+    f.write_char('"')?;
+    for chunk in bytes.utf8_chunks() {
+        write_quoted_body(f, chunk.valid())?;
+        for b in chunk.invalid() {
+            write!(f, "\\x{b:02x}")?;
+        }
+    }
+    f.write_char('"')
+}
+
+fn write_quoted_body(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     for c in s.chars() {
         match c {
             '"' => f.write_str("\\\"")?,
@@ -149,7 +167,7 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
             c => write!(f, "\\U{:08x}", c as u32)?,
         }
     }
-    f.write_char('"')
+    Ok(())
 }
 
 /// An approximation of Go's `unicode.IsPrint` good for the characters PromQL names and values use:

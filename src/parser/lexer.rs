@@ -774,17 +774,23 @@ fn check_escape(chars: &mut std::str::Chars<'_>, quote: char) -> Result<(), Stri
 /// The value of a string token (quotes removed, escapes resolved). Byte escapes (`\xFF`, `\377`)
 /// that do not form valid UTF-8 become U+FFFD.
 pub(crate) fn unquote(text: &str) -> Result<String, ()> {
-    let mut chars = text.chars();
-    let quote = chars.next().ok_or(())?;
-    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
-    if quote == '`' {
-        return Ok(body.to_string());
-    }
-    let out = unescape(body, |e| e == '\'' || e == '"')?;
+    let out = unquote_bytes(text)?;
     Ok(match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// The bytes a string token stands for (quotes removed, escapes resolved); byte escapes (`\xc5`)
+/// may make them invalid UTF-8, as in Go.
+pub(crate) fn unquote_bytes(text: &str) -> Result<Vec<u8>, ()> {
+    let mut chars = text.chars();
+    let quote = chars.next().ok_or(())?;
+    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
+    if quote == '`' {
+        return Ok(body.as_bytes().to_vec());
+    }
+    unescape(body, |e| e == '\'' || e == '"')
 }
 
 /// The bytes a quoted string's `body` (quotes removed) stands for, Go's escapes resolved: `\x` and

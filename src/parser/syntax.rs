@@ -15,7 +15,7 @@ use crate::model::{MatchOp, Matcher};
 use crate::parser::ParseOptions;
 use crate::parser::ast::*;
 use crate::parser::functions::function;
-use crate::parser::lexer::{Kind, Lexed, Token, go_quote, unquote};
+use crate::parser::lexer::{Kind, Lexed, Token, go_quote, unquote, unquote_bytes};
 use crate::parser::literal;
 
 /// An error recorded while parsing: message and byte range.
@@ -435,8 +435,12 @@ impl<'a> Parser<'a> {
             }
             Kind::Str => {
                 self.advance();
-                let value = self.unquote(t);
-                Ok(Node::new(Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }), 1))
+                let text = self.text(t);
+                let bytes = unquote_bytes(text).unwrap_or_else(|()| {
+                    self.error(t.start, t.end, format!("error unquoting string {}", go_quote(text)));
+                    Vec::new()
+                });
+                Ok(Node::new(Expr::String(StringLiteral::from_bytes(bytes, Span::new(t.start, t.end))), 1))
             }
             Kind::LeftParen => {
                 self.advance();
