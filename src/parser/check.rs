@@ -195,12 +195,13 @@ impl<'a> Checker<'a> {
     fn check_call(&mut self, c: &mut Call) {
         let f = c.func;
         let nargs = f.arg_types.len();
-        let name = go_quote(f.name);
+        // Formatted only when an error needs it: calls are common, errors are not.
+        let name = || go_quote(f.name);
         if f.variadic == 0 {
             if nargs != c.args.len() {
                 self.error(
                     c.span,
-                    format!("expected {nargs} argument(s) in call to {name}, got {}", c.args.len()),
+                    format!("expected {nargs} argument(s) in call to {}, got {}", name(), c.args.len()),
                 );
             }
         } else {
@@ -208,14 +209,18 @@ impl<'a> Checker<'a> {
             if na > c.args.len() {
                 self.error(
                     c.span,
-                    format!("expected at least {na} argument(s) in call to {name}, got {}", c.args.len()),
+                    format!("expected at least {na} argument(s) in call to {}, got {}", name(), c.args.len()),
                 );
             } else if f.variadic > 0 {
                 let max = na + f.variadic as usize;
                 if max < c.args.len() {
                     self.error(
                         c.span,
-                        format!("expected at most {max} argument(s) in call to {name}, got {}", c.args.len()),
+                        format!(
+                            "expected at most {max} argument(s) in call to {}, got {}",
+                            name(),
+                            c.args.len()
+                        ),
                     );
                 }
             }
@@ -227,7 +232,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     c.span,
                     format!(
-                        "expected type instant vector in call to function {name}, got {}",
+                        "expected type instant vector in call to function {}, got {}",
+                        name(),
                         t.document_name()
                     ),
                 );
@@ -260,8 +266,9 @@ impl<'a> Checker<'a> {
                 self.error(
                     arg.span(),
                     format!(
-                        "expected type {} in call to function {name}, got {}",
+                        "expected type {} in call to function {}, got {}",
                         want.document_name(),
+                        name(),
                         t.document_name()
                     ),
                 );

@@ -190,7 +190,8 @@ pub(crate) fn tokenize(input: &str) -> Lexed {
         got_duration: false,
         in_duration_expr: false,
     };
-    let mut tokens = Vec::new();
+    // Tokens are at least a byte long; most queries have one per three bytes or fewer.
+    let mut tokens = Vec::with_capacity(input.len() / 3 + 2);
     loop {
         match lexer.next_token() {
             Ok(Some(tok)) => {
@@ -580,7 +581,7 @@ impl<'a> Lexer<'a> {
                 Kind::Identifier
             }
             Some(k) => k,
-            None if word.contains(':') => Kind::MetricIdentifier,
+            None if word.bytes().any(|b| b == b':') => Kind::MetricIdentifier,
             None => Kind::Identifier,
         };
         self.token(kind, start)
@@ -805,7 +806,11 @@ fn check_escape(chars: &mut std::str::Chars<'_>, quote: char) -> Result<(), Stri
 /// The value of a string token (quotes removed, escapes resolved). Byte escapes (`\xFF`, `\377`)
 /// that do not form valid UTF-8 become U+FFFD.
 pub(crate) fn unquote(text: &str) -> Result<String, ()> {
-    let out = unquote_bytes(text)?;
+    let (quote, body) = split_quotes(text)?;
+    if quote == '`' || !body.contains('\\') {
+        return Ok(body.to_string());
+    }
+    let out = unescape(body, |e| e == '\'' || e == '"')?;
     Ok(match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -815,13 +820,19 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
 /// The bytes a string token stands for (quotes removed, escapes resolved); byte escapes (`\xc5`)
 /// may make them invalid UTF-8, as in Go.
 pub(crate) fn unquote_bytes(text: &str) -> Result<Vec<u8>, ()> {
-    let mut chars = text.chars();
-    let quote = chars.next().ok_or(())?;
-    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
-    if quote == '`' {
+    let (quote, body) = split_quotes(text)?;
+    if quote == '`' || !body.contains('\\') {
         return Ok(body.as_bytes().to_vec());
     }
     unescape(body, |e| e == '\'' || e == '"')
+}
+
+/// A string token's opening quote and its body between the quotes.
+fn split_quotes(text: &str) -> Result<(char, &str), ()> {
+    let mut chars = text.chars();
+    let quote = chars.next().ok_or(())?;
+    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
+    Ok((quote, body))
 }
 
 /// The bytes a quoted string's `body` (quotes removed) stands for, Go's escapes resolved: `\x` and
