@@ -98,6 +98,25 @@ fn defer_compiling(hir: &Hir) -> bool {
     size(hir) <= DEFERRED_SIZE
 }
 
+/// Whether `value` is a regular expression that is valid and small by its looks alone: literal
+/// characters, `.`, alternatives (`|`) and `*`/`+`/`?` right after a character or `.` (`foo|bar`,
+/// `.*-prod`, `test`); checking those with a full regex parse would cost more than the rest of
+/// parsing the query.
+fn is_simple_pattern(value: &str) -> bool {
+    const MAX_LEN: usize = 1000;
+    let mut after_atom = false;
+    value.len() <= MAX_LEN
+        && value.chars().all(|c| {
+            let ok = match c {
+                '*' | '+' | '?' => after_atom,
+                '.' | '|' | '-' => true,
+                c => !regex_syntax::is_meta_character(c),
+            };
+            after_atom = !matches!(c, '*' | '+' | '?' | '|');
+            ok
+        })
+}
+
 impl Matcher {
     /// Builds a matcher, checking the regular expression of `=~`/`!~`.
     pub fn new(
@@ -108,15 +127,17 @@ impl Matcher {
         let value = value.into();
         let re = OnceLock::new();
         if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-            let pattern = anchored(&value);
-            // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
-            // errors are these errors' text.
-            let hir = regex_syntax::Parser::new()
-                .parse(&pattern)
-                .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
-            if !defer_compiling(&hir) {
-                let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
-                let _ = re.set(Some(compiled));
+            if !is_simple_pattern(&value) {
+                let pattern = anchored(&value);
+                // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
+                // errors are these errors' text.
+                let hir = regex_syntax::Parser::new()
+                    .parse(&pattern)
+                    .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
+                if !defer_compiling(&hir) {
+                    let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
+                    let _ = re.set(Some(compiled));
+                }
             }
         }
         Ok(Matcher { name: name.into(), op, value, re })
@@ -262,6 +283,19 @@ mod tests {
             let eager = Regex::new(&anchored(pattern)).map_err(|e| regex_error_text(&e));
             let got = Matcher::new(MatchOp::Regex, "l", pattern).map(|_| ()).map_err(|e| e.0);
             assert_eq!(got, eager.map(|_| ()), "{pattern}");
+        }
+    }
+
+    /// Patterns the quick check accepts are valid and deferred; the full check agrees.
+    #[test]
+    fn simple_patterns_are_valid() {
+        for pattern in ["test", "foo|bar", ".*-prod", "a+b?c*", "|", "a|", ".", "ä.*ö", "x y"] {
+            assert!(is_simple_pattern(pattern), "{pattern}");
+            let hir = regex_syntax::Parser::new().parse(&anchored(pattern)).unwrap();
+            assert!(defer_compiling(&hir), "{pattern}");
+        }
+        for pattern in ["*", "a**", "|+", "(a)", "[a]", "a{2}", "^a", r"\d", "a$"] {
+            assert!(!is_simple_pattern(pattern), "{pattern}");
         }
     }
 

@@ -4,6 +4,7 @@
 //! It also settles the vector matching of binary expressions as upstream does: set operators are
 //! many-to-many, and operations with a scalar side have no matching.
 
+use crate::model::MatchOp;
 use crate::parser::ast::*;
 use crate::parser::lexer::go_quote;
 use crate::parser::syntax::RawError;
@@ -121,7 +122,13 @@ impl<'a> Checker<'a> {
             }
             return;
         }
-        if !bypass_empty_check && vs.matchers.iter().all(|m| m.matches_empty()) {
+        // Plain matchers first: a regex is compiled (on its first use) only when they all match
+        // the empty string.
+        let is_regex = |m: &&crate::model::Matcher| matches!(m.op, MatchOp::Regex | MatchOp::NotRegex);
+        if !bypass_empty_check
+            && vs.matchers.iter().filter(|m| !is_regex(m)).all(|m| m.matches_empty())
+            && vs.matchers.iter().filter(is_regex).all(|m| m.matches_empty())
+        {
             self.error(vs.span, "vector selector must contain at least one non-empty matcher");
         }
     }
