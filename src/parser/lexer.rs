@@ -190,8 +190,8 @@ pub(crate) fn tokenize(input: &str) -> Lexed {
         got_duration: false,
         in_duration_expr: false,
     };
-    // Tokens are at least a byte long; most queries have one per three bytes or fewer.
-    let mut tokens = Vec::with_capacity(input.len() / 3 + 2);
+    // Tokens are at least a byte long; queries rarely have more than one per two bytes.
+    let mut tokens = Vec::with_capacity(input.len() / 2 + 2);
     loop {
         match lexer.next_token() {
             Ok(Some(tok)) => {
@@ -325,7 +325,7 @@ impl<'a> Lexer<'a> {
     /// Consumes the next byte if it is one of `valid` (ASCII bytes).
     fn accept(&mut self, valid: &[u8]) -> bool {
         match self.peek_byte() {
-            Some(b) if valid.contains(&b) => {
+            Some(b) if valid.iter().any(|&v| v == b) => {
                 self.pos += 1;
                 true
             }
@@ -334,7 +334,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn is(&self, valid: &[u8]) -> bool {
-        matches!(self.peek_byte(), Some(b) if valid.contains(&b))
+        matches!(self.peek_byte(), Some(b) if valid.iter().any(|&v| v == b))
     }
 
     /// The length of the run of bytes satisfying `f` from the current position.
