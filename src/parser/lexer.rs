@@ -298,13 +298,24 @@ impl<'a> Lexer<'a> {
     }
 
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        match self.peek_byte()? {
+            b if b.is_ascii() => Some(char::from(b)),
+            _ => self.rest().chars().next(),
+        }
     }
 
     fn peek2(&self) -> Option<char> {
-        let mut it = self.rest().chars();
-        it.next();
-        it.next()
+        match self.peek_byte()? {
+            b if b.is_ascii() => match *self.input.as_bytes().get(self.pos + 1)? {
+                c if c.is_ascii() => Some(char::from(c)),
+                _ => self.input.get(self.pos + 1..)?.chars().next(),
+            },
+            _ => {
+                let mut it = self.rest().chars();
+                it.next();
+                it.next()
+            }
+        }
     }
 
     fn bump(&mut self) -> Option<char> {

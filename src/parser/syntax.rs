@@ -56,8 +56,10 @@ impl Node {
     }
 }
 
-/// Stack kept free for recursion; more is allocated on the heap when less is left.
-const RED_ZONE: usize = 64 * 1024;
+/// Stack kept free for recursion; more is allocated on the heap when less is left. The stack is
+/// looked at every `STACK_CHECK_EVERY` levels, so the zone covers that many levels' frames.
+const RED_ZONE: usize = 256 * 1024;
+const STACK_CHECK_EVERY: usize = 4;
 const STACK_GROWTH: usize = 1024 * 1024;
 
 pub(crate) struct Parser<'a> {
@@ -317,7 +319,11 @@ impl<'a> Parser<'a> {
             return Err(self.too_deep(at));
         }
         self.depth += 1;
-        let r = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || f(self));
+        let r = if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || f(self))
+        } else {
+            f(self)
+        };
         self.depth -= 1;
         r
     }
@@ -471,7 +477,7 @@ impl<'a> Parser<'a> {
                     let (m, s) = self.parse_label_matchers()?;
                     (m, Span::new(t.start, s.end))
                 } else {
-                    (Vec::new(), Span::new(t.start, t.end))
+                    (Vec::with_capacity(1), Span::new(t.start, t.end))
                 };
                 match Matcher::new(MatchOp::Equal, "__name__", name.clone()) {
                     Ok(m) => matchers.push(m),
@@ -841,8 +847,7 @@ impl<'a> Parser<'a> {
                 };
                 let close = self.advance();
                 let span = Span::new(inner.expr.span().start, close.end);
-                let sq =
-                    SubqueryExpr { expr: inner.expr, range, step, offset: None, at: None, span };
+                let sq = SubqueryExpr { expr: inner.expr, range, step, offset: None, at: None, span };
                 self.node(Expr::Subquery(sq), inner.depth + 1)
             }
             _ => Err(self.unexpected("subquery or range", "\":\" or \"]\"")),
