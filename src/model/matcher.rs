@@ -126,18 +126,16 @@ impl Matcher {
     ) -> Result<Matcher, MatcherError> {
         let value = value.into();
         let re = OnceLock::new();
-        if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-            if !is_simple_pattern(&value) {
-                let pattern = anchored(&value);
-                // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
-                // errors are these errors' text.
-                let hir = regex_syntax::Parser::new()
-                    .parse(&pattern)
-                    .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
-                if !defer_compiling(&hir) {
-                    let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
-                    let _ = re.set(Some(compiled));
-                }
+        if matches!(op, MatchOp::Regex | MatchOp::NotRegex) && !is_simple_pattern(&value) {
+            let pattern = anchored(&value);
+            // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
+            // errors are these errors' text.
+            let hir = regex_syntax::Parser::new()
+                .parse(&pattern)
+                .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
+            if !defer_compiling(&hir) {
+                let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
+                let _ = re.set(Some(compiled));
             }
         }
         Ok(Matcher { name: name.into(), op, value, re })

@@ -236,6 +236,16 @@ fn is_alnum(c: char) -> bool {
     is_alpha(c) || c.is_ascii_digit()
 }
 
+/// Whether `b` is in the short set `valid` (inlined: `contains` would call `memchr` for each byte).
+fn one_of(valid: &[u8], b: u8) -> bool {
+    for &v in valid {
+        if v == b {
+            return true;
+        }
+    }
+    false
+}
+
 fn is_space_byte(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -336,7 +346,7 @@ impl<'a> Lexer<'a> {
     /// Consumes the next byte if it is one of `valid` (ASCII bytes).
     fn accept(&mut self, valid: &[u8]) -> bool {
         match self.peek_byte() {
-            Some(b) if valid.iter().any(|&v| v == b) => {
+            Some(b) if one_of(valid, b) => {
                 self.pos += 1;
                 true
             }
@@ -345,7 +355,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn is(&self, valid: &[u8]) -> bool {
-        matches!(self.peek_byte(), Some(b) if valid.iter().any(|&v| v == b))
+        matches!(self.peek_byte(), Some(b) if one_of(valid, b))
     }
 
     /// The length of the run of bytes satisfying `f` from the current position.
