@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::parser::{self, ParseOptions, series};
 
 /// The valid inputs of Prometheus's `BenchmarkParser` (`promql/bench_test.go`).
@@ -56,16 +57,28 @@ fn configure() -> Criterion {
         .measurement_time(Duration::from_secs(1))
 }
 
+/// Prometheus's `BenchmarkParser`, case for case and with its names: `Parser/<expr>` parses,
+/// `Parser/preprocess <expr>` plans the parsed tree over the last hour (upstream's `PreprocessExpr`
+/// with step 0; our planner resolves all of time in the same pass), `Parser/<expr> (should fail)`
+/// produces the error.
 fn parser_cases(c: &mut Criterion) {
     let opts = ParseOptions::all_features();
-    let mut group = c.benchmark_group("parser");
+    let engine = Engine::new(EngineOptions::default());
+    let mut group = c.benchmark_group("Parser");
     for input in VALID {
-        group.bench_with_input(BenchmarkId::new("valid", input), input, |b, input| {
-            b.iter(|| parser::parse_with(black_box(input), &opts))
+        group.bench_function(*input, |b| b.iter(|| parser::parse_with(black_box(input), &opts)));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    for input in VALID {
+        let Ok(expr) = parser::parse_with(input, &opts) else { continue };
+        group.bench_function(format!("preprocess {input}"), |b| {
+            b.iter(|| engine.plan(black_box(&expr), now - 3_600_000, now, 0).is_ok())
         });
     }
     for input in INVALID {
-        group.bench_with_input(BenchmarkId::new("error", input), input, |b, input| {
+        group.bench_function(format!("{input} (should fail)"), |b| {
             b.iter(|| parser::parse_with(black_box(input), &opts).is_err())
         });
     }

@@ -296,7 +296,7 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
     let grid = Grid { start: params.start, end: params.end, interval: if instant { 1 } else { params.step } };
     let root = unwrap_invariant(&p.root);
     match root {
-        Node::String(s) => return Ok(Value::String { t: params.start, v: s.clone() }),
+        Node::String(s) => return Ok(Value::String { t: params.start, v: s.value.clone() }),
         Node::MatrixSelector(_) | Node::Subquery(_) => return evaluate_matrix(ctx, root, params.start),
         _ => {}
     }

@@ -126,7 +126,7 @@ mod selector_engine {
                 return Ok(Expr::Number(NumberLiteral { value, duration: false, span }));
             }
             if let Some(s) = expr.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                return Ok(Expr::String(StringLiteral { value: s.to_string(), span }));
+                return Ok(Expr::String(StringLiteral::new(s, span)));
             }
             let desc = parse_series_desc(expr).map_err(|e| e.to_string())?;
             let name = desc.labels.iter().find(|(n, _)| n == "__name__").map(|(_, v)| v.clone());

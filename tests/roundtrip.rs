@@ -150,7 +150,7 @@ impl<R: Rng> Gen<'_, R> {
             ValueType::Matrix => self.subquery(depth),
             ValueType::String => {
                 let value = self.value();
-                Expr::String(StringLiteral { value, span: S })
+                Expr::String(StringLiteral::new(value, S))
             }
         }
     }

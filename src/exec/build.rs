@@ -134,7 +134,7 @@ pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<Bo
 fn strings(args: &[Node]) -> Vec<String> {
     args.iter()
         .map(|a| match a {
-            Node::String(s) => s.clone(),
+            Node::String(s) => s.value.clone(),
             _ => String::new(),
         })
         .collect()

@@ -4,14 +4,17 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::exec::labels_ops::{SeriesTable, grouping_labels, valid_label_name};
+use crate::exec::labels_ops::{SeriesTable, grouping_labels};
 use crate::exec::{BoxOp, EvalError, Operator, Sample, SeriesMeta, StepBatch};
 use crate::model::format_float;
+use crate::parser::StringLiteral;
 
 /// `count_values("label", v)`.
 pub(crate) struct CountValuesOp<'a> {
     pub(crate) child: BoxOp<'a>,
-    pub(crate) label: String,
+    /// The label parameter, kept as the literal: its validity and its quoting in the error depend
+    /// on its bytes, which need not be UTF-8.
+    pub(crate) label: StringLiteral,
     pub(crate) grouping: Vec<String>,
     pub(crate) without: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
@@ -20,12 +23,12 @@ pub(crate) struct CountValuesOp<'a> {
 
 impl CountValuesOp<'_> {
     fn run(&mut self) -> Result<(), EvalError> {
-        if !valid_label_name(&self.label) {
-            return Err(EvalError::msg(format!("invalid label name {:?}", self.label)));
+        if self.label.value.is_empty() || !self.label.is_utf8() {
+            return Err(EvalError::msg(format!("invalid label name {}", self.label)));
         }
         let mut grouping = self.grouping.clone();
         if !self.without {
-            grouping.push(self.label.clone());
+            grouping.push(self.label.value.clone());
             grouping.sort();
         }
         let inner = self.child.series()?;
@@ -39,7 +42,7 @@ impl CountValuesOp<'_> {
                         None => format_float(s.f),
                     };
                     let labels =
-                        inner[s.id as usize].labels.builder().set(self.label.as_str(), value).labels();
+                        inner[s.id as usize].labels.builder().set(self.label.value.as_str(), value).labels();
                     let out = grouping_labels(&labels, &grouping, self.without);
                     let id = table.intern(SeriesMeta::new(out));
                     match counts.iter_mut().find(|(g, _)| *g == id) {

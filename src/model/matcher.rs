@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use std::sync::OnceLock;
+
 use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The operator of a label matcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,11 +39,17 @@ pub struct MatcherError(pub String);
 
 /// A label matcher. Regular expressions are fully anchored, as in Prometheus.
 ///
+/// A regular expression is checked when the matcher is built (so that a query with a bad one is
+/// refused at parse time) but, unless it is large, compiled only when the matcher is first used:
+/// compiling costs far more than parsing the query around it, and many parsed queries never match
+/// (rule files being checked, printed, or rejected later).
+///
 /// ```
 /// use ferroprom::model::{MatchOp, Matcher};
 /// let m = Matcher::new(MatchOp::Regex, "job", "node.*")?;
 /// assert!(m.matches("node-exporter"));
 /// assert!(!m.matches("my-node"));
+/// assert!(Matcher::new(MatchOp::Regex, "job", "(").is_err());
 /// # Ok::<(), ferroprom::model::MatcherError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -51,36 +60,100 @@ pub struct Matcher {
     pub op: MatchOp,
     /// The value or the regular expression, as written (unescaped).
     pub value: String,
-    re: Option<Regex>,
+    /// The compiled regular expression of `=~`/`!~`, once compiled. `None` inside only if a
+    /// pattern that passed the check could not be compiled, which [`defer_compiling`] rules out.
+    re: OnceLock<Option<Regex>>,
+}
+
+/// The pattern Prometheus compiles for a regex matcher's value: anchored at both ends, `.`
+/// matching newlines.
+fn anchored(value: &str) -> String {
+    format!("^(?s:{value})$")
+}
+
+/// The largest estimated size (roughly, NFA states) of a regular expression whose compilation is
+/// deferred to its first use. The regex crate refuses programs over 10 MiB; anything near that is
+/// compiled at once, so that the error still comes from `Matcher::new`.
+const DEFERRED_SIZE: u64 = 20_000;
+
+/// Whether `hir` is small enough that compiling it cannot fail, so that compiling may wait.
+fn defer_compiling(hir: &Hir) -> bool {
+    fn size(h: &Hir) -> u64 {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 1,
+            HirKind::Literal(l) => l.0.len() as u64,
+            // A Unicode range becomes a few UTF-8 byte-sequence states.
+            HirKind::Class(Class::Unicode(c)) => (c.ranges().len() as u64).saturating_mul(16),
+            HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
+            HirKind::Repetition(r) => {
+                let times = u64::from(r.max.unwrap_or(r.min).max(1));
+                size(&r.sub).saturating_mul(times).saturating_add(1)
+            }
+            HirKind::Capture(c) => size(&c.sub).saturating_add(1),
+            HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+                hs.iter().fold(1u64, |acc, h| acc.saturating_add(size(h)))
+            }
+        }
+    }
+    size(hir) <= DEFERRED_SIZE
+}
+
+/// Whether `value` is a regular expression that is valid and small by its looks alone: literal
+/// characters, `.`, alternatives (`|`) and `*`/`+`/`?` right after a character or `.` (`foo|bar`,
+/// `.*-prod`, `test`); checking those with a full regex parse would cost more than the rest of
+/// parsing the query.
+fn is_simple_pattern(value: &str) -> bool {
+    const MAX_LEN: usize = 1000;
+    let mut after_atom = false;
+    value.len() <= MAX_LEN
+        && value.chars().all(|c| {
+            let ok = match c {
+                '*' | '+' | '?' => after_atom,
+                '.' | '|' | '-' => true,
+                c => !regex_syntax::is_meta_character(c),
+            };
+            after_atom = !matches!(c, '*' | '+' | '?' | '|');
+            ok
+        })
 }
 
 impl Matcher {
-    /// Builds a matcher, compiling the regular expression of `=~`/`!~`.
+    /// Builds a matcher, checking the regular expression of `=~`/`!~`.
     pub fn new(
         op: MatchOp,
         name: impl Into<String>,
         value: impl Into<String>,
     ) -> Result<Matcher, MatcherError> {
         let value = value.into();
-        let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => {
-                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError(regex_error_text(&e)))?)
+        let re = OnceLock::new();
+        if matches!(op, MatchOp::Regex | MatchOp::NotRegex) && !is_simple_pattern(&value) {
+            let pattern = anchored(&value);
+            // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
+            // errors are these errors' text.
+            let hir = regex_syntax::Parser::new()
+                .parse(&pattern)
+                .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
+            if !defer_compiling(&hir) {
+                let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
+                let _ = re.set(Some(compiled));
             }
-            MatchOp::Equal | MatchOp::NotEqual => None,
-        };
+        }
         Ok(Matcher { name: name.into(), op, value, re })
     }
 
     /// Whether the label value `v` satisfies the matcher. An absent label has the value `""`.
     pub fn matches(&self, v: &str) -> bool {
-        match (self.op, &self.re) {
-            (MatchOp::Equal, _) => self.value == v,
-            (MatchOp::NotEqual, _) => self.value != v,
-            (MatchOp::Regex, Some(re)) => re.is_match(v),
-            (MatchOp::NotRegex, Some(re)) => !re.is_match(v),
-            // `new` compiles a regex for both regex operators.
-            (MatchOp::Regex | MatchOp::NotRegex, None) => false,
+        match self.op {
+            MatchOp::Equal => self.value == v,
+            MatchOp::NotEqual => self.value != v,
+            MatchOp::Regex => self.regex().is_some_and(|re| re.is_match(v)),
+            MatchOp::NotRegex => self.regex().is_some_and(|re| !re.is_match(v)),
         }
+    }
+
+    /// The compiled regular expression (compiling it on first use).
+    fn regex(&self) -> Option<&Regex> {
+        self.re.get_or_init(|| Regex::new(&anchored(&self.value)).ok()).as_ref()
     }
 
     /// Whether the matcher matches the empty string (and so series without the label).
@@ -89,9 +162,13 @@ impl Matcher {
     }
 }
 
+fn syntax_error_text(s: &str) -> String {
+    format!("invalid regular expression: {}", s.lines().last().unwrap_or(s))
+}
+
 fn regex_error_text(e: &regex::Error) -> String {
     match e {
-        regex::Error::Syntax(s) => format!("invalid regular expression: {}", s.lines().last().unwrap_or(s)),
+        regex::Error::Syntax(s) => syntax_error_text(s),
         other => format!("invalid regular expression: {other}"),
     }
 }
@@ -128,6 +205,24 @@ pub(crate) fn is_legacy_label_name(s: &str) -> bool {
 /// Writes `s` as a double-quoted string the way Go's `strconv.Quote` does.
 pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
+    write_quoted_body(f, s)?;
+    f.write_char('"')
+}
+
+/// Writes the byte string `bytes` double-quoted as Go's `strconv.Quote` does: like
+/// [`write_quoted`], and each byte that is not part of valid UTF-8 as `\xNN`.
+pub(crate) fn write_quoted_bytes(f: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
+    f.write_char('"')?;
+    for chunk in bytes.utf8_chunks() {
+        write_quoted_body(f, chunk.valid())?;
+        for b in chunk.invalid() {
+            write!(f, "\\x{b:02x}")?;
+        }
+    }
+    f.write_char('"')
+}
+
+fn write_quoted_body(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     for c in s.chars() {
         match c {
             '"' => f.write_str("\\\"")?,
@@ -149,7 +244,7 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
             c => write!(f, "\\U{:08x}", c as u32)?,
         }
     }
-    f.write_char('"')
+    Ok(())
 }
 
 /// An approximation of Go's `unicode.IsPrint` good for the characters PromQL names and values use:
@@ -171,4 +266,43 @@ fn is_go_printable(c: char) -> bool {
         || (0xfff9..=0xfffb).contains(&u)
         || u == 0xfffe
         || u == 0xffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error `Matcher::new` gives equals the one compiling at once gives, deferred or not.
+    #[test]
+    fn checked_regex_errors_equal_compile_errors() {
+        for pattern in
+            ["(", "a)", "[z-a]", "x{2,1}", r"\p{Nope}", "(?<n>a)(?<n>b)", "*", r"\", "a{1000}{1000}"]
+        {
+            let eager = Regex::new(&anchored(pattern)).map_err(|e| regex_error_text(&e));
+            let got = Matcher::new(MatchOp::Regex, "l", pattern).map(|_| ()).map_err(|e| e.0);
+            assert_eq!(got, eager.map(|_| ()), "{pattern}");
+        }
+    }
+
+    /// Patterns the quick check accepts are valid and deferred; the full check agrees.
+    #[test]
+    fn simple_patterns_are_valid() {
+        for pattern in ["test", "foo|bar", ".*-prod", "a+b?c*", "|", "a|", ".", "ä.*ö", "x y"] {
+            assert!(is_simple_pattern(pattern), "{pattern}");
+            let hir = regex_syntax::Parser::new().parse(&anchored(pattern)).unwrap();
+            assert!(defer_compiling(&hir), "{pattern}");
+        }
+        for pattern in ["*", "a**", "|+", "(a)", "[a]", "a{2}", "^a", r"\d", "a$"] {
+            assert!(!is_simple_pattern(pattern), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn deferred_regex_matches() {
+        let m = Matcher::new(MatchOp::NotRegex, "l", ".*[0-4]$").unwrap();
+        assert!(m.re.get().is_none());
+        assert!(!m.matches("x3") && m.matches("x5"));
+        assert!(m.clone().matches("x7"));
+        assert!(!defer_compiling(&regex_syntax::Parser::new().parse(r"\w{100}").unwrap()));
+    }
 }

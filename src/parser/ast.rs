@@ -173,12 +173,47 @@ impl PartialEq for NumberLiteral {
 }
 
 /// A string literal (all three quote styles produce the same node).
+///
+/// Go strings are byte strings, so a PromQL literal may spell bytes that are not UTF-8 (`"a\xc5z"`).
+/// `value` is always UTF-8 (each invalid sequence replaced by U+FFFD); the exact bytes are kept in
+/// `bytes` for the few places where upstream's behaviour depends on them: label-name validity and
+/// the quoting of the literal in messages and in the printed form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StringLiteral {
-    /// The unescaped value.
+    /// The unescaped value, as UTF-8.
     pub value: String,
+    /// The exact unescaped bytes when they are not valid UTF-8; `None` when `value` is exact.
+    pub bytes: Option<Box<[u8]>>,
     /// Where it was written.
     pub span: Span,
+}
+
+impl StringLiteral {
+    /// A literal whose value is valid UTF-8.
+    pub fn new(value: impl Into<String>, span: Span) -> StringLiteral {
+        StringLiteral { value: value.into(), bytes: None, span }
+    }
+
+    /// A literal with the given unescaped bytes, which need not be UTF-8.
+    pub fn from_bytes(bytes: Vec<u8>, span: Span) -> StringLiteral {
+        match String::from_utf8(bytes) {
+            Ok(value) => StringLiteral { value, bytes: None, span },
+            Err(e) => {
+                let value = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                StringLiteral { value, bytes: Some(e.into_bytes().into_boxed_slice()), span }
+            }
+        }
+    }
+
+    /// The exact unescaped bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.as_deref().unwrap_or(self.value.as_bytes())
+    }
+
+    /// Whether the value is valid UTF-8 (Go's `utf8.ValidString`).
+    pub fn is_utf8(&self) -> bool {
+        self.bytes.is_none()
+    }
 }
 
 /// The `@` modifier of a selector or subquery.

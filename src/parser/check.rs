@@ -4,6 +4,7 @@
 //! It also settles the vector matching of binary expressions as upstream does: set operators are
 //! many-to-many, and operations with a scalar side have no matching.
 
+use crate::model::MatchOp;
 use crate::parser::ast::*;
 use crate::parser::lexer::go_quote;
 use crate::parser::syntax::RawError;
@@ -121,7 +122,13 @@ impl<'a> Checker<'a> {
             }
             return;
         }
-        if !bypass_empty_check && vs.matchers.iter().all(|m| m.matches_empty()) {
+        // Plain matchers first: a regex is compiled (on its first use) only when they all match
+        // the empty string.
+        let is_regex = |m: &&crate::model::Matcher| matches!(m.op, MatchOp::Regex | MatchOp::NotRegex);
+        if !bypass_empty_check
+            && vs.matchers.iter().filter(|m| !is_regex(m)).all(|m| m.matches_empty())
+            && vs.matchers.iter().filter(is_regex).all(|m| m.matches_empty())
+        {
             self.error(vs.span, "vector selector must contain at least one non-empty matcher");
         }
     }
@@ -195,12 +202,13 @@ impl<'a> Checker<'a> {
     fn check_call(&mut self, c: &mut Call) {
         let f = c.func;
         let nargs = f.arg_types.len();
-        let name = go_quote(f.name);
+        // Formatted only when an error needs it: calls are common, errors are not.
+        let name = || go_quote(f.name);
         if f.variadic == 0 {
             if nargs != c.args.len() {
                 self.error(
                     c.span,
-                    format!("expected {nargs} argument(s) in call to {name}, got {}", c.args.len()),
+                    format!("expected {nargs} argument(s) in call to {}, got {}", name(), c.args.len()),
                 );
             }
         } else {
@@ -208,14 +216,18 @@ impl<'a> Checker<'a> {
             if na > c.args.len() {
                 self.error(
                     c.span,
-                    format!("expected at least {na} argument(s) in call to {name}, got {}", c.args.len()),
+                    format!("expected at least {na} argument(s) in call to {}, got {}", name(), c.args.len()),
                 );
             } else if f.variadic > 0 {
                 let max = na + f.variadic as usize;
                 if max < c.args.len() {
                     self.error(
                         c.span,
-                        format!("expected at most {max} argument(s) in call to {name}, got {}", c.args.len()),
+                        format!(
+                            "expected at most {max} argument(s) in call to {}, got {}",
+                            name(),
+                            c.args.len()
+                        ),
                     );
                 }
             }
@@ -227,7 +239,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     c.span,
                     format!(
-                        "expected type instant vector in call to function {name}, got {}",
+                        "expected type instant vector in call to function {}, got {}",
+                        name(),
                         t.document_name()
                     ),
                 );
@@ -260,8 +273,9 @@ impl<'a> Checker<'a> {
                 self.error(
                     arg.span(),
                     format!(
-                        "expected type {} in call to function {name}, got {}",
+                        "expected type {} in call to function {}, got {}",
                         want.document_name(),
+                        name(),
                         t.document_name()
                     ),
                 );

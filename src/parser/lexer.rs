@@ -1,26 +1,22 @@
 //! The PromQL lexer: input text to a stream of tokens.
 //!
-//! Token shapes (white space, comments, words, operators, strings) are the pest grammar in
-//! `lexer.pest`. Which shapes may start at a position depends on the lexer's state, exactly as in
+//! Which token shapes may start at a position depends on the lexer's state, exactly as in
 //! Prometheus's `lex.go`: inside `{...}` only label names, strings and matching operators are valid;
 //! right after a `[` only the pieces of a duration expression; inside a bracket after its first
 //! number, words must be `:` or a duration keyword. The state machine is the code below; it is what
 //! gives errors their upstream wording ("unexpected character inside braces: ':'").
 //!
-//! Numbers and durations are scanned by a small cursor-driven scanner instead of a grammar rule:
-//! upstream's error messages quote exactly the text its scanner had consumed when it gave up
-//! (`bad number or duration syntax: "0de"`), which is a property of that scanner's algorithm rather
-//! than of any grammar of valid numbers.
-
-use pest::Parser as _;
-use pest_derive::Parser;
+//! The shapes themselves are scanned directly over the bytes of the input. They are one-liners
+//! (white space, `#` comments, words of `[A-Za-z0-9_:]`, fixed operators), except numbers and
+//! strings, whose scanners follow upstream's algorithms because its error messages quote exactly
+//! the text its scanner had consumed when it gave up (`bad number or duration syntax: "0de"`) or
+//! name the first bad escape (`unknown escape sequence U+0071 'q'`). This lexer used to match each
+//! token with a pest grammar; one `pest::Parser::parse` call per token (a fresh parser state, a
+//! token queue, a line index of the rest of the input) cost more than the rest of parsing together,
+//! and the string rules duplicated the escape checks the error messages need anyway.
 
 use crate::model::write_quoted;
 use crate::parser::ast::AggregateOp;
-
-#[derive(Parser)]
-#[grammar = "parser/lexer.pest"]
-struct Grammar;
 
 /// The kind of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +190,8 @@ pub(crate) fn tokenize(input: &str) -> Lexed {
         got_duration: false,
         in_duration_expr: false,
     };
-    let mut tokens = Vec::new();
+    // Tokens are at least a byte long; queries rarely have more than one per two bytes.
+    let mut tokens = Vec::with_capacity(input.len() / 2 + 2);
     loop {
         match lexer.next_token() {
             Ok(Some(tok)) => {
@@ -239,19 +236,96 @@ fn is_alnum(c: char) -> bool {
     is_alpha(c) || c.is_ascii_digit()
 }
 
+/// Whether `b` is in the short set `valid` (inlined: `contains` would call `memchr` for each byte).
+fn one_of(valid: &[u8], b: u8) -> bool {
+    for &v in valid {
+        if v == b {
+            return true;
+        }
+    }
+    false
+}
+
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_alpha_byte(b: u8) -> bool {
+    b == b'_' || b.is_ascii_alphabetic()
+}
+
+fn is_alnum_byte(b: u8) -> bool {
+    is_alpha_byte(b) || b.is_ascii_digit()
+}
+
+/// The operator or punctuation token (outside braces) at the start of `s`, and its length.
+fn operator(s: &[u8]) -> Option<(Kind, usize)> {
+    let second = s.get(1).copied();
+    Some(match (*s.first()?, second) {
+        (b'=', Some(b'=')) => (Kind::Eqlc, 2),
+        (b'!', Some(b'=')) => (Kind::Neq, 2),
+        (b'<', Some(b'=')) => (Kind::Lte, 2),
+        (b'<', Some(b'/')) => (Kind::TrimUpper, 2),
+        (b'>', Some(b'=')) => (Kind::Gte, 2),
+        (b'>', Some(b'/')) => (Kind::TrimLower, 2),
+        (b'<', _) => (Kind::Lss, 1),
+        (b'>', _) => (Kind::Gtr, 1),
+        (b'=', _) => (Kind::Eql, 1),
+        (b'+', _) => (Kind::Add, 1),
+        (b'-', _) => (Kind::Sub, 1),
+        (b'*', _) => (Kind::Mul, 1),
+        (b'/', _) => (Kind::Div, 1),
+        (b'%', _) => (Kind::Mod, 1),
+        (b'^', _) => (Kind::Pow, 1),
+        (b'@', _) => (Kind::At, 1),
+        (b',', _) => (Kind::Comma, 1),
+        (b'(', _) => (Kind::LeftParen, 1),
+        (b')', _) => (Kind::RightParen, 1),
+        (b'{', _) => (Kind::LeftBrace, 1),
+        (b'[', _) => (Kind::LeftBracket, 1),
+        (b']', _) => (Kind::RightBracket, 1),
+        _ => return None,
+    })
+}
+
+/// The matching operator or punctuation token (inside braces) at the start of `s`, and its length.
+fn brace_operator(s: &[u8]) -> Option<(Kind, usize)> {
+    let second = s.get(1).copied();
+    Some(match (*s.first()?, second) {
+        (b'=', Some(b'~')) => (Kind::EqlRegex, 2),
+        (b'!', Some(b'~')) => (Kind::NeqRegex, 2),
+        (b'!', Some(b'=')) => (Kind::Neq, 2),
+        (b'=', _) => (Kind::Eql, 1),
+        (b',', _) => (Kind::Comma, 1),
+        (b'}', _) => (Kind::RightBrace, 1),
+        _ => return None,
+    })
+}
+
 impl<'a> Lexer<'a> {
     fn rest(&self) -> &'a str {
         self.input.get(self.pos..).unwrap_or("")
     }
 
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        match self.peek_byte()? {
+            b if b.is_ascii() => Some(char::from(b)),
+            _ => self.rest().chars().next(),
+        }
     }
 
     fn peek2(&self) -> Option<char> {
-        let mut it = self.rest().chars();
-        it.next();
-        it.next()
+        match self.peek_byte()? {
+            b if b.is_ascii() => match *self.input.as_bytes().get(self.pos + 1)? {
+                c if c.is_ascii() => Some(char::from(c)),
+                _ => self.input.get(self.pos + 1..)?.chars().next(),
+            },
+            _ => {
+                let mut it = self.rest().chars();
+                it.next();
+                it.next()
+            }
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
@@ -260,33 +334,49 @@ impl<'a> Lexer<'a> {
         Some(c)
     }
 
-    fn accept(&mut self, valid: &str) -> bool {
-        match self.peek() {
-            Some(c) if valid.contains(c) => {
-                self.pos += c.len_utf8();
+    /// The bytes from the current position on.
+    fn rest_bytes(&self) -> &'a [u8] {
+        self.input.as_bytes().get(self.pos..).unwrap_or(&[])
+    }
+
+    fn peek_byte(&self) -> Option<u8> {
+        self.input.as_bytes().get(self.pos).copied()
+    }
+
+    /// Consumes the next byte if it is one of `valid` (ASCII bytes).
+    fn accept(&mut self, valid: &[u8]) -> bool {
+        match self.peek_byte() {
+            Some(b) if one_of(valid, b) => {
+                self.pos += 1;
                 true
             }
             _ => false,
         }
     }
 
-    fn is(&self, valid: &str) -> bool {
-        matches!(self.peek(), Some(c) if valid.contains(c))
+    fn is(&self, valid: &[u8]) -> bool {
+        matches!(self.peek_byte(), Some(b) if one_of(valid, b))
     }
 
-    /// The length of the match of `rule` at the current position.
-    fn matches(&self, rule: Rule) -> Option<usize> {
-        let pairs = Grammar::parse(rule, self.rest()).ok()?;
-        pairs.into_iter().next().map(|p| p.as_span().end())
+    /// The length of the run of bytes satisfying `f` from the current position.
+    fn run(&self, f: impl Fn(u8) -> bool) -> usize {
+        self.rest_bytes().iter().take_while(|&&b| f(b)).count()
     }
 
     fn token(&mut self, kind: Kind, start: usize) -> Step {
         Ok(Some(Token { kind, start, end: self.pos }))
     }
 
-    fn skip(&mut self, rule: Rule) -> Step {
-        let n = self.matches(rule).unwrap_or(0);
-        self.pos += n.max(1);
+    /// Skips a run of white space.
+    fn skip_space(&mut self) -> Step {
+        self.pos += self.run(is_space_byte).max(1);
+        Ok(None)
+    }
+
+    /// Skips a comment: from its `#` up to (not including) the end of the line.
+    fn skip_comment(&mut self) -> Step {
+        self.pos += 1;
+        self.pos += self.run(|b| b != b'\n' && b != b'\r');
         Ok(None)
     }
 
@@ -312,10 +402,10 @@ impl<'a> Lexer<'a> {
             return self.token(Kind::Eof, start);
         };
         if c == '#' {
-            return self.skip(Rule::comment);
+            return self.skip_comment();
         }
         if is_space(c) {
-            return self.skip(Rule::space);
+            return self.skip_space();
         }
         if c.is_ascii_digit() || (c == '.' && self.peek2().is_some_and(|d| d.is_ascii_digit())) {
             return self.lex_number_or_duration();
@@ -350,62 +440,35 @@ impl<'a> Lexer<'a> {
             }
             _ => {}
         }
-        let Some(n) = self.matches(Rule::operator) else {
+        let Some((kind, n)) = operator(self.rest_bytes()) else {
             return Err((format!("unexpected character: {}", go_quote_rune(c)), start));
         };
-        let text = &self.rest()[..n];
         self.pos += n;
-        let kind = match text {
-            "," => Kind::Comma,
-            "*" => Kind::Mul,
-            "/" => Kind::Div,
-            "%" => Kind::Mod,
-            "+" => Kind::Add,
-            "-" => Kind::Sub,
-            "^" => Kind::Pow,
-            "==" => Kind::Eqlc,
-            "=" => Kind::Eql,
-            "!=" => Kind::Neq,
-            "<=" => Kind::Lte,
-            "</" => Kind::TrimUpper,
-            "<" => Kind::Lss,
-            ">=" => Kind::Gte,
-            ">/" => Kind::TrimLower,
-            ">" => Kind::Gtr,
-            "@" => Kind::At,
-            "(" => {
-                self.paren_depth += 1;
-                Kind::LeftParen
-            }
-            ")" => {
+        match kind {
+            Kind::LeftParen => self.paren_depth += 1,
+            Kind::RightParen => {
                 self.paren_depth -= 1;
                 if self.paren_depth < 0 {
                     return Err(("unexpected right parenthesis ')'".into(), self.pos));
                 }
-                Kind::RightParen
             }
-            "{" => {
-                self.brace_open = true;
-                Kind::LeftBrace
-            }
-            "[" => {
+            Kind::LeftBrace => self.brace_open = true,
+            Kind::LeftBracket => {
                 if self.bracket_open {
                     return Err(("unexpected left bracket '['".into(), start));
                 }
                 self.got_colon = false;
                 self.bracket_open = true;
                 self.in_duration_expr = true;
-                Kind::LeftBracket
             }
-            "]" => {
+            Kind::RightBracket => {
                 if !self.bracket_open {
                     return Err(("unexpected right bracket ']'".into(), start));
                 }
                 self.bracket_open = false;
-                Kind::RightBracket
             }
-            _ => return Err((format!("unexpected character: {}", go_quote_rune(c)), start)),
-        };
+            _ => {}
+        }
         self.token(kind, start)
     }
 
@@ -415,14 +478,13 @@ impl<'a> Lexer<'a> {
             return Err(("unexpected end of input inside braces".into(), start));
         };
         if c == '#' {
-            return self.skip(Rule::comment);
+            return self.skip_comment();
         }
         if is_space(c) {
-            return self.skip(Rule::space);
+            return self.skip_space();
         }
         if is_alpha(c) {
-            let n = self.matches(Rule::label_name).unwrap_or(1);
-            self.pos += n;
+            self.pos += self.run(is_alnum_byte);
             return self.token(Kind::Identifier, start);
         }
         match c {
@@ -434,22 +496,13 @@ impl<'a> Lexer<'a> {
             '{' => return Err(("unexpected left brace '{'".into(), start)),
             _ => {}
         }
-        let Some(n) = self.matches(Rule::brace_operator) else {
+        let Some((kind, n)) = brace_operator(self.rest_bytes()) else {
             return Err((format!("unexpected character inside braces: {}", go_quote_rune(c)), start));
         };
-        let text = &self.rest()[..n];
         self.pos += n;
-        let kind = match text {
-            "=~" => Kind::EqlRegex,
-            "!~" => Kind::NeqRegex,
-            "!=" => Kind::Neq,
-            "=" => Kind::Eql,
-            "," => Kind::Comma,
-            _ => {
-                self.brace_open = false;
-                Kind::RightBrace
-            }
-        };
+        if kind == Kind::RightBrace {
+            self.brace_open = false;
+        }
         self.token(kind, start)
     }
 
@@ -459,7 +512,7 @@ impl<'a> Lexer<'a> {
             return Err(("unexpected end of input in duration expression".into(), start));
         };
         if is_space(c) {
-            return self.skip(Rule::space);
+            return self.skip_space();
         }
         if is_duration_keyword_start(c) {
             return match self.scan_duration_keyword() {
@@ -523,14 +576,18 @@ impl<'a> Lexer<'a> {
     /// Scans a run of letters; a token when it spells a duration keyword (case-insensitively).
     fn scan_duration_keyword(&mut self) -> Option<Token> {
         let start = self.pos;
-        let n = self.matches(Rule::duration_word)?;
-        let word = self.rest()[..n].to_ascii_lowercase();
-        let kind = match word.as_str() {
-            "step" => Kind::Step,
-            "range" => Kind::Range,
-            "max_of" => Kind::MaxOf,
-            "min_of" => Kind::MinOf,
-            _ => return None,
+        let n = self.run(is_alpha_byte);
+        let word = self.rest_bytes().get(..n)?;
+        let kind = if word.eq_ignore_ascii_case(b"step") {
+            Kind::Step
+        } else if word.eq_ignore_ascii_case(b"range") {
+            Kind::Range
+        } else if word.eq_ignore_ascii_case(b"max_of") {
+            Kind::MaxOf
+        } else if word.eq_ignore_ascii_case(b"min_of") {
+            Kind::MinOf
+        } else {
+            return None;
         };
         self.pos += n;
         Some(Token { kind, start, end: self.pos })
@@ -538,15 +595,14 @@ impl<'a> Lexer<'a> {
 
     fn lex_keyword_or_identifier(&mut self) -> Step {
         let start = self.pos;
-        let n = self.matches(Rule::word).unwrap_or(1);
-        self.pos += n;
+        self.pos += self.run(|b| is_alnum_byte(b) || b == b':').max(1);
         let word = &self.input[start..self.pos];
-        let kind = match keyword(&word.to_ascii_lowercase()) {
+        let kind = match keyword(word) {
             Some(Kind::Fill | Kind::FillLeft | Kind::FillRight) if !self.followed_by_left_paren() => {
                 Kind::Identifier
             }
             Some(k) => k,
-            None if word.contains(':') => Kind::MetricIdentifier,
+            None if word.bytes().any(|b| b == b':') => Kind::MetricIdentifier,
             None => Kind::Identifier,
         };
         self.token(kind, start)
@@ -570,43 +626,43 @@ impl<'a> Lexer<'a> {
     /// Upstream's number scanner: decimal, hexadecimal (`0x`), with `.`, exponent and `_`
     /// separators; consumes the same text upstream's does, also when it fails.
     fn scan_number(&mut self) -> bool {
-        const DEC: &str = "0123456789";
-        const HEX: &str = "0123456789abcdefABCDEF";
+        const DEC: &[u8] = b"0123456789";
+        const HEX: &[u8] = b"0123456789abcdefABCDEF";
         let initial = self.pos;
         let mut digits = DEC;
-        if self.accept("0") && self.accept("xX") {
-            self.accept("_");
+        if self.accept(b"0") && self.accept(b"xX") {
+            self.accept(b"_");
             digits = HEX;
         }
-        self.accept(".");
+        self.accept(b".");
         self.accept(digits);
         let (mut dot, mut exp) = (false, false);
-        while self.is(digits) || self.is("._eE") {
-            if self.is(".") && dot {
-                self.accept(".");
+        while self.is(digits) || self.is(b"._eE") {
+            if self.is(b".") && dot {
+                self.accept(b".");
                 return false;
             }
-            if self.is("eE") && exp {
-                self.accept("eE");
+            if self.is(b"eE") && exp {
+                self.accept(b"eE");
                 return false;
             }
-            if self.accept(".") {
+            if self.accept(b".") {
                 dot = true;
-                if self.accept("_.") || digits.len() > 10 {
+                if self.accept(b"_.") || digits.len() > 10 {
                     return false;
                 }
                 continue;
             }
-            if self.accept("eE") {
+            if self.accept(b"eE") {
                 exp = true;
-                self.accept("+-");
-                if self.accept("._eE") || self.peek().is_none() {
+                self.accept(b"+-");
+                if self.accept(b"._eE") || self.peek().is_none() {
                     return false;
                 }
                 continue;
             }
-            if self.accept("_") {
-                if self.accept("._eE") || self.peek().is_none() {
+            if self.accept(b"_") {
+                if self.accept(b"._eE") || self.peek().is_none() {
                     return false;
                 }
                 continue;
@@ -621,16 +677,16 @@ impl<'a> Lexer<'a> {
 
     /// The unit part of a duration after a number: `m`, `ms`, `h30m`, ...
     fn accept_remaining_duration(&mut self) -> bool {
-        if !self.accept("smhdwy") {
+        if !self.accept(b"smhdwy") {
             return false;
         }
-        self.accept("s");
-        while self.accept("0123456789") {
-            while self.accept("0123456789") {}
-            if !self.accept("smhdw") {
+        self.accept(b"s");
+        while self.accept(b"0123456789") {
+            while self.accept(b"0123456789") {}
+            if !self.accept(b"smhdw") {
                 return false;
             }
-            self.accept("s");
+            self.accept(b"s");
         }
         if self.peek().is_some_and(is_alnum) {
             self.bump();
@@ -641,18 +697,13 @@ impl<'a> Lexer<'a> {
 
     fn lex_string(&mut self, quote: char) -> Step {
         let start = self.pos;
-        let rule = match quote {
-            '"' => Rule::dq_string,
-            '\'' => Rule::sq_string,
-            _ => Rule::raw_string,
-        };
-        if let Some(n) = self.matches(rule)
-            && unquote(&self.rest()[..n]).is_ok()
-        {
-            self.pos += n;
-            return self.token(Kind::Str, start);
+        match scan_string(self.rest(), quote) {
+            Ok(n) => {
+                self.pos += n;
+                self.token(Kind::Str, start)
+            }
+            Err(message) => Err((message, start)),
         }
-        Err((string_error(self.rest(), quote), start))
     }
 }
 
@@ -660,77 +711,79 @@ fn is_duration_keyword_start(c: char) -> bool {
     matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm')
 }
 
-/// The token kind of a (lower-cased) keyword.
+/// The token kind of a keyword (matched case-insensitively).
 fn keyword(word: &str) -> Option<Kind> {
     use Kind::*;
-    Some(match word {
-        "and" => Land,
-        "or" => Lor,
-        "unless" => Lunless,
-        "atan2" => Atan2,
-        "sum" => Agg(AggregateOp::Sum),
-        "avg" => Agg(AggregateOp::Avg),
-        "count" => Agg(AggregateOp::Count),
-        "min" => Agg(AggregateOp::Min),
-        "max" => Agg(AggregateOp::Max),
-        "group" => Agg(AggregateOp::Group),
-        "stddev" => Agg(AggregateOp::Stddev),
-        "stdvar" => Agg(AggregateOp::Stdvar),
-        "topk" => Agg(AggregateOp::Topk),
-        "bottomk" => Agg(AggregateOp::Bottomk),
-        "count_values" => Agg(AggregateOp::CountValues),
-        "quantile" => Agg(AggregateOp::Quantile),
-        "limitk" => Agg(AggregateOp::Limitk),
-        "limit_ratio" => Agg(AggregateOp::LimitRatio),
-        "offset" => Offset,
-        "smoothed" => Smoothed,
-        "anchored" => Anchored,
-        "by" => By,
-        "without" => Without,
-        "on" => On,
-        "ignoring" => Ignoring,
-        "group_left" => GroupLeft,
-        "group_right" => GroupRight,
-        "fill" => Fill,
-        "fill_left" => FillLeft,
-        "fill_right" => FillRight,
-        "bool" => Bool,
-        "start" => Start,
-        "end" => End,
-        "step" => Step,
-        "range" => Range,
-        "max_of" => MaxOf,
-        "min_of" => MinOf,
-        "inf" | "nan" => Number,
+    const LONGEST: usize = 12;
+    let mut buf = [0u8; LONGEST];
+    let lower = buf.get_mut(..word.len())?;
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"and" => Land,
+        b"or" => Lor,
+        b"unless" => Lunless,
+        b"atan2" => Atan2,
+        b"sum" => Agg(AggregateOp::Sum),
+        b"avg" => Agg(AggregateOp::Avg),
+        b"count" => Agg(AggregateOp::Count),
+        b"min" => Agg(AggregateOp::Min),
+        b"max" => Agg(AggregateOp::Max),
+        b"group" => Agg(AggregateOp::Group),
+        b"stddev" => Agg(AggregateOp::Stddev),
+        b"stdvar" => Agg(AggregateOp::Stdvar),
+        b"topk" => Agg(AggregateOp::Topk),
+        b"bottomk" => Agg(AggregateOp::Bottomk),
+        b"count_values" => Agg(AggregateOp::CountValues),
+        b"quantile" => Agg(AggregateOp::Quantile),
+        b"limitk" => Agg(AggregateOp::Limitk),
+        b"limit_ratio" => Agg(AggregateOp::LimitRatio),
+        b"offset" => Offset,
+        b"smoothed" => Smoothed,
+        b"anchored" => Anchored,
+        b"by" => By,
+        b"without" => Without,
+        b"on" => On,
+        b"ignoring" => Ignoring,
+        b"group_left" => GroupLeft,
+        b"group_right" => GroupRight,
+        b"fill" => Fill,
+        b"fill_left" => FillLeft,
+        b"fill_right" => FillRight,
+        b"bool" => Bool,
+        b"start" => Start,
+        b"end" => End,
+        b"step" => Step,
+        b"range" => Range,
+        b"max_of" => MaxOf,
+        b"min_of" => MinOf,
+        b"inf" | b"nan" => Number,
         _ => return None,
     })
 }
 
-/// Describes why the string literal at the start of `s` (opened by `quote`) is invalid, in
-/// upstream's words.
-fn string_error(s: &str, quote: char) -> String {
+/// The length of the string literal at the start of `s` (opened by `quote`), or why it is invalid
+/// in upstream's words. Escapes are those of Go's string literals; a quote character may be escaped
+/// only inside a string delimited by it; raw strings (backquotes) have no escapes and may span lines.
+fn scan_string(s: &str, quote: char) -> Result<usize, String> {
     let mut chars = s.chars();
     chars.next();
     if quote == '`' {
-        for c in chars {
+        for c in chars.by_ref() {
             match c {
-                '\u{FFFD}' => return "invalid UTF-8 rune".into(),
-                '`' => break,
+                '\u{FFFD}' => return Err("invalid UTF-8 rune".into()),
+                '`' => return Ok(s.len() - chars.as_str().len()),
                 _ => {}
             }
         }
-        return "unterminated raw string".into();
+        return Err("unterminated raw string".into());
     }
     loop {
         match chars.next() {
-            None | Some('\n') => return "unterminated quoted string".into(),
-            Some('\u{FFFD}') => return "invalid UTF-8 rune".into(),
-            Some(c) if c == quote => return "unterminated quoted string".into(),
-            Some('\\') => {
-                if let Err(msg) = check_escape(&mut chars, quote) {
-                    return msg;
-                }
-            }
+            None | Some('\n') => return Err("unterminated quoted string".into()),
+            Some('\u{FFFD}') => return Err("invalid UTF-8 rune".into()),
+            Some(c) if c == quote => return Ok(s.len() - chars.as_str().len()),
+            Some('\\') => check_escape(&mut chars, quote)?,
             Some(_) => {}
         }
     }
@@ -774,10 +827,8 @@ fn check_escape(chars: &mut std::str::Chars<'_>, quote: char) -> Result<(), Stri
 /// The value of a string token (quotes removed, escapes resolved). Byte escapes (`\xFF`, `\377`)
 /// that do not form valid UTF-8 become U+FFFD.
 pub(crate) fn unquote(text: &str) -> Result<String, ()> {
-    let mut chars = text.chars();
-    let quote = chars.next().ok_or(())?;
-    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
-    if quote == '`' {
+    let (quote, body) = split_quotes(text)?;
+    if quote == '`' || !body.contains('\\') {
         return Ok(body.to_string());
     }
     let out = unescape(body, |e| e == '\'' || e == '"')?;
@@ -785,6 +836,24 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// The bytes a string token stands for (quotes removed, escapes resolved); byte escapes (`\xc5`)
+/// may make them invalid UTF-8, as in Go.
+pub(crate) fn unquote_bytes(text: &str) -> Result<Vec<u8>, ()> {
+    let (quote, body) = split_quotes(text)?;
+    if quote == '`' || !body.contains('\\') {
+        return Ok(body.as_bytes().to_vec());
+    }
+    unescape(body, |e| e == '\'' || e == '"')
+}
+
+/// A string token's opening quote and its body between the quotes.
+fn split_quotes(text: &str) -> Result<(char, &str), ()> {
+    let mut chars = text.chars();
+    let quote = chars.next().ok_or(())?;
+    let body = chars.as_str().strip_suffix(quote).ok_or(())?;
+    Ok((quote, body))
 }
 
 /// The bytes a quoted string's `body` (quotes removed) stands for, Go's escapes resolved: `\x` and

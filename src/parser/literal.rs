@@ -49,12 +49,13 @@ fn go_parse_int(s: &str) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
-    let lower = s.to_ascii_lowercase();
-    let (base, digits) = if lower.len() >= 3 && lower.starts_with("0b") {
+    let b = s.as_bytes();
+    let prefixed = |p: u8| b.len() >= 3 && b[0] == b'0' && b[1].eq_ignore_ascii_case(&p);
+    let (base, digits) = if prefixed(b'b') {
         (2, &s[2..])
-    } else if lower.len() >= 3 && lower.starts_with("0o") {
+    } else if prefixed(b'o') {
         (8, &s[2..])
-    } else if lower.len() >= 3 && lower.starts_with("0x") {
+    } else if prefixed(b'x') {
         (16, &s[2..])
     } else if let Some(rest) = s.strip_prefix('0') {
         (8, rest)

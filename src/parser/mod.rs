@@ -9,10 +9,9 @@
 //! Parsing has three stages, each mirroring a part of Prometheus's parser so that errors come out
 //! with the same words at the same positions:
 //!
-//! 1. **Lexing** (`lexer.rs`, `lexer.pest`). The shapes of tokens are a pest grammar; a small state
-//!    machine decides, like upstream's `lex.go`, which shapes are valid where (inside braces, right
-//!    after `[`, inside a bracket), which is what makes lexical errors read
-//!    `unexpected character inside braces: ':'`.
+//! 1. **Lexing** (`lexer.rs`). A state machine like upstream's `lex.go` decides which token shapes
+//!    are valid where (inside braces, right after `[`, inside a bracket), which is what makes lexical
+//!    errors read `unexpected character inside braces: ':'`; the shapes are scanned over the bytes.
 //! 2. **Syntax** (`syntax.rs`). Recursive descent with precedence climbing over the token stream.
 //!    Upstream's grammar is yacc, and its syntax-error messages (`unexpected <op:*>`,
 //!    `unexpected identifier "b" in label matching, expected string`) are defined in terms of its

@@ -22,7 +22,7 @@
 
 use std::fmt::{self, Display, Formatter, Write};
 
-use crate::model::{MatchOp, is_legacy_label_name, write_quoted};
+use crate::model::{MatchOp, is_legacy_label_name, write_quoted, write_quoted_bytes};
 use crate::parser::ast::{
     AggregateExpr, AtModifier, BinaryExpr, BinaryOp, Call, Cardinality, DurationExpr, DurationSpec, Expr,
     FillValues, MatrixSelector, NumberLiteral, ParenExpr, StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp,
@@ -69,8 +69,12 @@ impl Display for NumberLiteral {
 }
 
 impl Display for StringLiteral {
+    /// The literal double-quoted as Go's `strconv.Quote` does, bytes that are not UTF-8 as `\xNN`.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write_quoted(f, &self.value)
+        match &self.bytes {
+            Some(bytes) => write_quoted_bytes(f, bytes),
+            None => write_quoted(f, &self.value),
+        }
     }
 }
 

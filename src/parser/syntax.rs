@@ -15,7 +15,7 @@ use crate::model::{MatchOp, Matcher};
 use crate::parser::ParseOptions;
 use crate::parser::ast::*;
 use crate::parser::functions::function;
-use crate::parser::lexer::{Kind, Lexed, Token, go_quote, unquote};
+use crate::parser::lexer::{Kind, Lexed, Token, go_quote, unquote, unquote_bytes};
 use crate::parser::literal;
 
 /// An error recorded while parsing: message and byte range.
@@ -32,9 +32,10 @@ pub(crate) struct Abort;
 
 type PResult<T> = Result<T, Abort>;
 
-/// An expression with the depth of its tree.
+/// An expression with the depth of its tree. The expression is boxed: nodes pass up through
+/// several levels of the descent, and operators and calls keep their operands boxed anyway.
 struct Node {
-    expr: Expr,
+    expr: Box<Expr>,
     depth: usize,
     /// Set when `expr` stands for upstream's range selector around something that is not a
     /// selector (`rate(x[1m])[5m]`, already reported): the span upstream gives that node, whose
@@ -51,12 +52,14 @@ struct ModifierTarget<'n> {
 
 impl Node {
     fn new(expr: Expr, depth: usize) -> Node {
-        Node { expr, depth, bad_range: None }
+        Node { expr: Box::new(expr), depth, bad_range: None }
     }
 }
 
-/// Stack kept free for recursion; more is allocated on the heap when less is left.
-const RED_ZONE: usize = 64 * 1024;
+/// Stack kept free for recursion; more is allocated on the heap when less is left. The stack is
+/// looked at every `STACK_CHECK_EVERY` levels, so the zone covers that many levels' frames.
+const RED_ZONE: usize = 256 * 1024;
+const STACK_CHECK_EVERY: usize = 4;
 const STACK_GROWTH: usize = 1024 * 1024;
 
 pub(crate) struct Parser<'a> {
@@ -316,7 +319,11 @@ impl<'a> Parser<'a> {
             return Err(self.too_deep(at));
         }
         self.depth += 1;
-        let r = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || f(self));
+        let r = if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || f(self))
+        } else {
+            f(self)
+        };
         self.depth -= 1;
         r
     }
@@ -349,7 +356,7 @@ impl<'a> Parser<'a> {
         if self.kind() != Kind::Eof {
             return Err(self.unexpected("", ""));
         }
-        Ok(n.expr)
+        Ok(*n.expr)
     }
 
     fn parse_expr(&mut self) -> PResult<Node> {
@@ -372,8 +379,8 @@ impl<'a> Parser<'a> {
             let expr = Expr::Binary(BinaryExpr {
                 span,
                 op,
-                lhs: Box::new(lhs.expr),
-                rhs: Box::new(rhs.expr),
+                lhs: lhs.expr,
+                rhs: rhs.expr,
                 return_bool: mods.return_bool,
                 matching: Some(mods.matching),
             });
@@ -393,20 +400,16 @@ impl<'a> Parser<'a> {
         };
         let op_tok = self.advance();
         // The operand binds like `*`: it takes in `^` but no other operator.
-        let operand = self.nested(|p| p.parse_binary(BinaryOp::Pow.precedence()))?;
-        match operand.expr {
-            Expr::Number(mut n) => {
-                if op == UnaryOp::Neg {
-                    n.value = -n.value;
-                }
-                n.span.start = op_tok.start;
-                Ok(Node::new(Expr::Number(n), operand.depth))
+        let mut operand = self.nested(|p| p.parse_binary(BinaryOp::Pow.precedence()))?;
+        if let Expr::Number(n) = &mut *operand.expr {
+            if op == UnaryOp::Neg {
+                n.value = -n.value;
             }
-            e => {
-                let span = Span::new(op_tok.start, e.span().end);
-                self.node(Expr::Unary(UnaryExpr { op, expr: Box::new(e), span }), operand.depth + 1)
-            }
+            n.span.start = op_tok.start;
+            return Ok(Node { expr: operand.expr, depth: operand.depth, bad_range: None });
         }
+        let span = Span::new(op_tok.start, operand.expr.span().end);
+        self.node(Expr::Unary(UnaryExpr { op, expr: operand.expr, span }), operand.depth + 1)
     }
 
     fn parse_postfix(&mut self) -> PResult<Node> {
@@ -435,15 +438,19 @@ impl<'a> Parser<'a> {
             }
             Kind::Str => {
                 self.advance();
-                let value = self.unquote(t);
-                Ok(Node::new(Expr::String(StringLiteral { value, span: Span::new(t.start, t.end) }), 1))
+                let text = self.text(t);
+                let bytes = unquote_bytes(text).unwrap_or_else(|()| {
+                    self.error(t.start, t.end, format!("error unquoting string {}", go_quote(text)));
+                    Vec::new()
+                });
+                Ok(Node::new(Expr::String(StringLiteral::from_bytes(bytes, Span::new(t.start, t.end))), 1))
             }
             Kind::LeftParen => {
                 self.advance();
                 let inner = self.parse_expr()?;
                 let close = self.expect_in_expr(Kind::RightParen)?;
                 let span = Span::new(t.start, close.end);
-                self.node(Expr::Paren(ParenExpr { expr: Box::new(inner.expr), span }), inner.depth + 1)
+                self.node(Expr::Paren(ParenExpr { expr: inner.expr, span }), inner.depth + 1)
             }
             Kind::LeftBrace => {
                 let (matchers, span) = self.parse_label_matchers()?;
@@ -470,7 +477,7 @@ impl<'a> Parser<'a> {
                     let (m, s) = self.parse_label_matchers()?;
                     (m, Span::new(t.start, s.end))
                 } else {
-                    (Vec::new(), Span::new(t.start, t.end))
+                    (Vec::with_capacity(1), Span::new(t.start, t.end))
                 };
                 match Matcher::new(MatchOp::Equal, "__name__", name.clone()) {
                     Ok(m) => matchers.push(m),
@@ -567,7 +574,7 @@ impl<'a> Parser<'a> {
             loop {
                 let arg = self.parse_expr()?;
                 depth = depth.max(arg.depth);
-                args.push(arg.expr);
+                args.push(*arg.expr);
                 if self.kind() != Kind::Comma {
                     break;
                 }
@@ -811,7 +818,7 @@ impl<'a> Parser<'a> {
                 let close = self.advance();
                 let span = Span::new(inner.expr.span().start, close.end);
                 let err_span = Span::new(open.start, close.end);
-                match inner.expr {
+                match *inner.expr {
                     Expr::VectorSelector(vs) => {
                         if vs.offset.is_some() {
                             self.error_at(err_span, "no offset modifiers allowed before range");
@@ -823,7 +830,7 @@ impl<'a> Parser<'a> {
                     }
                     e => {
                         self.error_at(err_span, "ranges only allowed for vector selectors");
-                        Ok(Node { expr: e, depth: inner.depth, bad_range: Some(span) })
+                        Ok(Node { expr: Box::new(e), depth: inner.depth, bad_range: Some(span) })
                     }
                 }
             }
@@ -840,8 +847,7 @@ impl<'a> Parser<'a> {
                 };
                 let close = self.advance();
                 let span = Span::new(inner.expr.span().start, close.end);
-                let sq =
-                    SubqueryExpr { expr: Box::new(inner.expr), range, step, offset: None, at: None, span };
+                let sq = SubqueryExpr { expr: inner.expr, range, step, offset: None, at: None, span };
                 self.node(Expr::Subquery(sq), inner.depth + 1)
             }
             _ => Err(self.unexpected("subquery or range", "\":\" or \"]\"")),
@@ -1131,7 +1137,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         let span = n.expr.span();
-        Some(match &mut n.expr {
+        Some(match &mut *n.expr {
             Expr::VectorSelector(vs) => {
                 ModifierTarget { offset: &mut vs.offset, at: &mut vs.at, end: &mut vs.span.end }
             }
@@ -1220,7 +1226,7 @@ impl<'a> Parser<'a> {
         if n.bad_range.is_some() {
             return n;
         }
-        let vs = match &mut n.expr {
+        let vs = match &mut *n.expr {
             Expr::VectorSelector(vs) => vs,
             Expr::MatrixSelector(m) => &mut m.vector,
             Expr::Subquery(_) => {

@@ -41,7 +41,7 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &Node, depth: usize) -> fmt::Res
     let indent = "  ".repeat(depth);
     match node {
         Node::Number(v) => writeln!(f, "{indent}Number {v}")?,
-        Node::String(s) => writeln!(f, "{indent}String {s:?}")?,
+        Node::String(s) => writeln!(f, "{indent}String {:?}", s.value)?,
         Node::VectorSelector(s) => writeln!(f, "{indent}VectorSelector {}", selector_text(s))?,
         Node::MatrixSelector(m) => {
             writeln!(f, "{indent}MatrixSelector range={} {}", m.range, selector_text(&m.selector))?

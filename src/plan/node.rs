@@ -5,7 +5,7 @@
 //! expressions, `start()`, `end()`, `step()` and `range()` have become numbers.
 
 use crate::model::Matcher;
-use crate::parser::{AggregateOp, BinaryOp, Function, Span, ValueType, VectorMatching};
+use crate::parser::{AggregateOp, BinaryOp, Function, Span, StringLiteral, ValueType, VectorMatching};
 
 /// A node of the logical plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +13,7 @@ pub enum Node {
     /// A number.
     Number(f64),
     /// A string.
-    String(String),
+    String(StringLiteral),
     /// An instant vector selector.
     VectorSelector(Selector),
     /// A range vector selector.

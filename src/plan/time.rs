@@ -49,7 +49,7 @@ impl Planner {
     pub(crate) fn lower(&mut self, expr: &Expr) -> Result<Node, PlanError> {
         Ok(match expr {
             Expr::Number(n) => Node::Number(n.value),
-            Expr::String(s) => Node::String(s.value.clone()),
+            Expr::String(s) => Node::String(s.clone()),
             Expr::VectorSelector(v) => Node::VectorSelector(self.selector(v)?),
             Expr::MatrixSelector(m) => {
                 let selector = self.selector(&m.vector)?;
