@@ -28,6 +28,11 @@ fn changes_schema(op: BinaryOp) -> bool {
     )
 }
 
+/// `</` and `>/`, defined on histograms only.
+fn is_trim(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower)
+}
+
 fn histogram_unsupported(op: BinaryOp) -> EvalError {
     EvalError::Unsupported(format!(
         "binary operator {:?} on native histograms (native histogram evaluation)",
@@ -134,6 +139,10 @@ impl Operator for VectorScalarOp<'_> {
             let mut out = Vec::with_capacity(samples.len());
             for s in samples {
                 let (lf, rf) = if self.swap { (scalar, s.f) } else { (s.f, scalar) };
+                if s.h.is_none() && is_trim(op) {
+                    incompatible(self.ctx, op, "float", "float", self.span);
+                    continue;
+                }
                 if let Some(h) = &s.h {
                     let (lh, rh) = if self.swap { (None, Some(&**h)) } else { (Some(&**h), None) };
                     match hist_binop(op, lf, rf, lh, rh) {
@@ -372,7 +381,7 @@ impl<'a> VectorVectorOp<'a> {
                 std::mem::swap(&mut hl, &mut hr);
             }
             let mut hvalue = None;
-            let (mut value, keep) = if hl.is_some() || hr.is_some() {
+            let (mut value, keep) = if hl.is_some() || hr.is_some() || is_trim(self.op) {
                 match hist_binop(self.op, fl, fr, hl.map(|h| &**h), hr.map(|h| &**h)) {
                     HistBinop::Histogram(h) => {
                         hvalue = Some(h);

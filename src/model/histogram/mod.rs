@@ -6,6 +6,10 @@
 
 mod combine;
 mod layout;
+mod trim;
+
+pub(crate) use combine::exponential_bound;
+pub(crate) use trim::fraction_below;
 
 /// What is known about a counter reset at a histogram sample (or that it is a gauge histogram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
