@@ -233,7 +233,8 @@ impl FloatHistogram {
             }
         }
         if self.zero_count > 0.0 {
-            let zero = Bucket { lower: -self.zero_threshold, upper: self.zero_threshold, count: self.zero_count };
+            let zero =
+                Bucket { lower: -self.zero_threshold, upper: self.zero_threshold, count: self.zero_count };
             let (keep, mid) = trim_zero(zero, rhs, has_negative, has_positive, upper_trim);
             if self.zero_count != keep {
                 self.zero_count = keep;
