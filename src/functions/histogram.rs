@@ -86,7 +86,7 @@ pub fn hist_binop(
         (Some(l), None) => match op {
             BinaryOp::TrimUpper | BinaryOp::TrimLower => {
                 let mut h = l.clone();
-                h.trim_buckets(rf, op == BinaryOp::TrimUpper);
+                super::hist_trim(&mut h, rf, op == BinaryOp::TrimUpper);
                 HistBinop::Histogram(Arc::new(h))
             }
             BinaryOp::Mul | BinaryOp::Div => {
@@ -355,7 +355,7 @@ pub fn hist_fraction(lower: f64, upper: f64, h: &FloatHistogram) -> (f64, bool) 
             if linear && b.lower == f64::NEG_INFINITY {
                 return b.count;
             }
-            rank + b.count * crate::model::fraction_below(b.lower, b.upper, v, linear)
+            rank + b.count * super::histogram_trim::fraction_below(b.lower, b.upper, v, linear)
         };
         if !lower_set && b.lower >= lower {
             lower_rank = rank;

@@ -7,6 +7,7 @@
 mod binop;
 mod date;
 mod histogram;
+mod histogram_trim;
 mod quantile;
 mod range;
 
@@ -19,6 +20,7 @@ pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
+pub use histogram_trim::hist_trim;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
 pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
 

@@ -8,11 +8,11 @@ mod matcher;
 mod stale;
 mod value;
 
+pub(crate) use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
     EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,
 };
-pub(crate) use histogram::{exponential_bound, fraction_below};
 pub use kahan::kahan_inc;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, MetricDisplay, is_legacy_metric_name};
 pub use matcher::{MatchOp, Matcher, MatcherError};

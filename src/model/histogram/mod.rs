@@ -6,10 +6,8 @@
 
 mod combine;
 mod layout;
-mod trim;
 
 pub(crate) use combine::exponential_bound;
-pub(crate) use trim::fraction_below;
 
 /// What is known about a counter reset at a histogram sample (or that it is a gauge histogram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -89,6 +87,18 @@ impl FloatHistogram {
     /// Whether this histogram uses custom bucket bounds rather than exponential ones.
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+
+    /// The upper bound of bucket `idx` (Prometheus's `getBound`): exponential, or the custom
+    /// bound, with `+Inf` above the last custom bound and `-Inf` below the first bucket.
+    pub(crate) fn bucket_bound(&self, idx: i64) -> f64 {
+        if !self.uses_custom_buckets() {
+            return exponential_bound(idx, self.schema);
+        }
+        match usize::try_from(idx) {
+            Err(_) => f64::NEG_INFINITY,
+            Ok(i) => self.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
+        }
     }
 }
 

@@ -7,8 +7,7 @@
 //! bound cannot be split; they are kept or dropped whole, except the first custom bucket with a
 //! positive upper bound, which is taken to start at 0.
 
-use super::combine::exponential_bound;
-use super::{BucketSpan, FloatHistogram};
+use crate::model::{BucketSpan, FloatHistogram};
 
 /// The part of the width of the bucket `(lower, upper)` at or below `v`, for `v` strictly inside
 /// finite bounds: linear, or on a log scale (mirrored for negative buckets).
@@ -151,104 +150,88 @@ fn trim_zero(b: Bucket, rhs: f64, has_negative: bool, has_positive: bool, upper_
     (b.count * fraction, mid)
 }
 
-impl FloatHistogram {
-    /// The upper bound of bucket `idx` (custom bounds end in `+Inf`; below the first custom bucket
-    /// lies `-Inf`).
-    pub(crate) fn bucket_bound(&self, idx: i64) -> f64 {
-        if !self.uses_custom_buckets() {
-            return exponential_bound(idx, self.schema);
-        }
-        match usize::try_from(idx) {
-            Err(_) => f64::NEG_INFINITY,
-            Ok(i) => self.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
-        }
-    }
-
-    /// Removes the observations above `rhs` (`upper_trim`, PromQL's `h </ rhs`) or below `rhs`
-    /// (`h >/ rhs`), interpolating inside the bucket `rhs` falls into. When anything was removed,
-    /// the count and sum are recomputed from the kept buckets (each bucket's kept count times the
-    /// midpoint of its kept range) and empty buckets are compacted away; otherwise the histogram
-    /// is left as it is.
-    ///
-    /// ```
-    /// use ferroprom::model::{BucketSpan, FloatHistogram};
-    /// let mut h = FloatHistogram {
-    ///     count: 6.0,
-    ///     sum: 9.0,
-    ///     positive_spans: vec![BucketSpan::new(1, 2)],
-    ///     positive_buckets: vec![2.0, 4.0],
-    ///     ..FloatHistogram::default()
-    /// };
-    /// // Buckets (1,2] and (2,4]: trimming at 2 keeps the first one.
-    /// h.trim_buckets(2.0, true);
-    /// assert_eq!(h.count, 2.0);
-    /// assert_eq!(h.positive_buckets, vec![2.0]);
-    /// ```
-    pub fn trim_buckets(&mut self, rhs: f64, upper_trim: bool) -> &mut FloatHistogram {
-        let linear = self.uses_custom_buckets();
-        let (mut count, mut sum, mut trimmed) = (0.0, 0.0, false);
-        let (mut has_positive, mut has_negative) = (false, false);
-        for positive in [true, false] {
-            let (spans, n) = if positive {
-                (&self.positive_spans, self.positive_buckets.len())
+/// Removes the observations above `rhs` (`upper_trim`, PromQL's `h </ rhs`) or below `rhs`
+/// (`h >/ rhs`), interpolating inside the bucket `rhs` falls into. When anything was removed,
+/// the count and sum are recomputed from the kept buckets (each bucket's kept count times the
+/// midpoint of its kept range) and empty buckets are compacted away; otherwise the histogram
+/// is left as it is.
+///
+/// ```
+/// use ferroprom::functions::hist_trim;
+/// use ferroprom::model::{BucketSpan, FloatHistogram};
+/// let mut h = FloatHistogram {
+///     count: 6.0,
+///     sum: 9.0,
+///     positive_spans: vec![BucketSpan::new(1, 2)],
+///     positive_buckets: vec![2.0, 4.0],
+///     ..FloatHistogram::default()
+/// };
+/// // Buckets (1,2] and (2,4]: trimming at 2 keeps the first one.
+/// hist_trim(&mut h, 2.0, true);
+/// assert_eq!(h.count, 2.0);
+/// assert_eq!(h.positive_buckets, vec![2.0]);
+/// ```
+pub fn hist_trim(h: &mut FloatHistogram, rhs: f64, upper_trim: bool) {
+    let linear = h.uses_custom_buckets();
+    let (mut count, mut sum, mut trimmed) = (0.0, 0.0, false);
+    let (mut has_positive, mut has_negative) = (false, false);
+    for positive in [true, false] {
+        let (spans, n) = if positive {
+            (&h.positive_spans, h.positive_buckets.len())
+        } else {
+            (&h.negative_spans, h.negative_buckets.len())
+        };
+        let indices = flat_indices(spans, n);
+        for (k, idx) in indices.into_iter().enumerate() {
+            let c = if positive { h.positive_buckets[k] } else { h.negative_buckets[k] };
+            if c == 0.0 {
+                continue;
+            }
+            if positive {
+                has_positive = true;
             } else {
-                (&self.negative_spans, self.negative_buckets.len())
+                has_negative = true;
+            }
+            let (lower, upper) = if positive {
+                (h.bucket_bound(idx - 1), h.bucket_bound(idx))
+            } else {
+                (-h.bucket_bound(idx), -h.bucket_bound(idx - 1))
             };
-            let indices = flat_indices(spans, n);
-            for (k, idx) in indices.into_iter().enumerate() {
-                let c = if positive { self.positive_buckets[k] } else { self.negative_buckets[k] };
-                if c == 0.0 {
-                    continue;
-                }
-                if positive {
-                    has_positive = true;
-                } else {
-                    has_negative = true;
-                }
-                let (lower, upper) = if positive {
-                    (self.bucket_bound(idx - 1), self.bucket_bound(idx))
-                } else {
-                    (-self.bucket_bound(idx), -self.bucket_bound(idx - 1))
-                };
-                let whole = if upper_trim { upper <= rhs } else { lower >= rhs };
-                let split = if upper_trim { lower < rhs } else { upper > rhs };
-                let slot =
-                    if positive { &mut self.positive_buckets[k] } else { &mut self.negative_buckets[k] };
-                if whole {
-                    count += c;
-                    sum += midpoint(lower, upper, positive, linear) * c;
-                } else if split {
-                    let b = Bucket { lower, upper, count: c };
-                    let (keep, mid) = trim_bucket(b, rhs, upper_trim, positive, linear);
-                    count += keep;
-                    sum += mid * keep;
-                    if *slot != keep {
-                        *slot = keep;
-                        trimmed = true;
-                    }
-                } else {
-                    *slot = 0.0;
+            let whole = if upper_trim { upper <= rhs } else { lower >= rhs };
+            let split = if upper_trim { lower < rhs } else { upper > rhs };
+            let slot = if positive { &mut h.positive_buckets[k] } else { &mut h.negative_buckets[k] };
+            if whole {
+                count += c;
+                sum += midpoint(lower, upper, positive, linear) * c;
+            } else if split {
+                let b = Bucket { lower, upper, count: c };
+                let (keep, mid) = trim_bucket(b, rhs, upper_trim, positive, linear);
+                count += keep;
+                sum += mid * keep;
+                if *slot != keep {
+                    *slot = keep;
                     trimmed = true;
                 }
-            }
-        }
-        if self.zero_count > 0.0 {
-            let zero =
-                Bucket { lower: -self.zero_threshold, upper: self.zero_threshold, count: self.zero_count };
-            let (keep, mid) = trim_zero(zero, rhs, has_negative, has_positive, upper_trim);
-            if self.zero_count != keep {
-                self.zero_count = keep;
+            } else {
+                *slot = 0.0;
                 trimmed = true;
             }
-            sum += mid * keep;
-            count += keep;
         }
-        if trimmed {
-            self.count = count;
-            self.sum = sum;
-            self.compact(0);
+    }
+    if h.zero_count > 0.0 {
+        let zero = Bucket { lower: -h.zero_threshold, upper: h.zero_threshold, count: h.zero_count };
+        let (keep, mid) = trim_zero(zero, rhs, has_negative, has_positive, upper_trim);
+        if h.zero_count != keep {
+            h.zero_count = keep;
+            trimmed = true;
         }
-        self
+        sum += mid * keep;
+        count += keep;
+    }
+    if trimmed {
+        h.count = count;
+        h.sum = sum;
+        h.compact(0);
     }
 }
 
