@@ -1,5 +1,6 @@
 //! Binary operators on floats.
 
+use super::gomath;
 use crate::parser::BinaryOp;
 
 /// 1 for true, 0 for false.
@@ -14,9 +15,9 @@ pub fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Sub => l - r,
         BinaryOp::Mul => l * r,
         BinaryOp::Div => l / r,
-        BinaryOp::Pow => l.powf(r),
-        BinaryOp::Mod => l % r,
-        BinaryOp::Atan2 => l.atan2(r),
+        BinaryOp::Pow => gomath::pow(l, r),
+        BinaryOp::Mod => gomath::fmod(l, r),
+        BinaryOp::Atan2 => gomath::atan2(l, r),
         BinaryOp::Eql => btos(l == r),
         BinaryOp::Neq => btos(l != r),
         BinaryOp::Gtr => btos(l > r),

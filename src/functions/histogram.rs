@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::gomath;
 use crate::model::{CounterResetHint, FloatHistogram};
 use crate::parser::BinaryOp;
 
@@ -313,12 +314,12 @@ pub fn hist_quantile(q: f64, h: &FloatHistogram) -> (f64, Option<bool>) {
     if custom || (bucket.lower <= 0.0 && bucket.upper >= 0.0) {
         return (bucket.lower + (bucket.upper - bucket.lower) * fraction, note);
     }
-    let log_lower = bucket.lower.abs().log2();
-    let log_upper = bucket.upper.abs().log2();
+    let log_lower = gomath::log2(bucket.lower.abs());
+    let log_upper = gomath::log2(bucket.upper.abs());
     if bucket.lower > 0.0 {
-        return ((log_lower + (log_upper - log_lower) * fraction).exp2(), note);
+        return (gomath::exp2(log_lower + (log_upper - log_lower) * fraction), note);
     }
-    (-(log_upper + (log_lower - log_upper) * (1.0 - fraction)).exp2(), note)
+    (-gomath::exp2(log_upper + (log_lower - log_upper) * (1.0 - fraction)), note)
 }
 
 /// The fraction of the observations of a native histogram between `lower` and `upper`

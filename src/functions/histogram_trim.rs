@@ -7,6 +7,7 @@
 //! bound cannot be split; they are kept or dropped whole, except the first custom bucket with a
 //! positive upper bound, which is taken to start at 0.
 
+use super::gomath::log2;
 use crate::model::{BucketSpan, FloatHistogram};
 
 /// The part of the width of the bucket `(lower, upper)` at or below `v`, for `v` strictly inside
@@ -15,7 +16,8 @@ pub(crate) fn fraction_below(lower: f64, upper: f64, v: f64, linear: bool) -> f6
     if linear {
         return (v - lower) / (upper - lower);
     }
-    let (log_lower, log_upper, log_v) = (lower.abs().log2(), upper.abs().log2(), v.abs().log2());
+    // Go's Log2, so that the result matches Prometheus to the last bit.
+    let (log_lower, log_upper, log_v) = (log2(lower.abs()), log2(upper.abs()), log2(v.abs()));
     if v > 0.0 {
         (log_v - log_lower) / (log_upper - log_lower)
     } else {

@@ -6,6 +6,7 @@
 
 mod binop;
 mod date;
+pub mod gomath;
 mod histogram;
 mod histogram_trim;
 mod quantile;
@@ -31,23 +32,23 @@ pub fn simple_float_fn(name: &str) -> Option<fn(f64) -> f64> {
         "abs" => f64::abs,
         "ceil" => f64::ceil,
         "floor" => f64::floor,
-        "exp" => f64::exp,
+        "exp" => gomath::exp,
         "sqrt" => f64::sqrt,
-        "ln" => f64::ln,
-        "log2" => f64::log2,
-        "log10" => f64::log10,
-        "sin" => f64::sin,
-        "cos" => f64::cos,
-        "tan" => f64::tan,
-        "asin" => f64::asin,
-        "acos" => f64::acos,
-        "atan" => f64::atan,
-        "sinh" => f64::sinh,
-        "cosh" => f64::cosh,
-        "tanh" => f64::tanh,
-        "asinh" => f64::asinh,
-        "acosh" => f64::acosh,
-        "atanh" => f64::atanh,
+        "ln" => gomath::ln,
+        "log2" => gomath::log2,
+        "log10" => gomath::log10,
+        "sin" => gomath::sin,
+        "cos" => gomath::cos,
+        "tan" => gomath::tan,
+        "asin" => gomath::asin,
+        "acos" => gomath::acos,
+        "atan" => gomath::atan,
+        "sinh" => gomath::sinh,
+        "cosh" => gomath::cosh,
+        "tanh" => gomath::tanh,
+        "asinh" => gomath::asinh,
+        "acosh" => gomath::acosh,
+        "atanh" => gomath::atanh,
         "rad" => |v| v * std::f64::consts::PI / 180.0,
         "deg" => |v| v * 180.0 / std::f64::consts::PI,
         "sgn" => |v: f64| {
@@ -99,5 +100,5 @@ pub fn round_to(v: f64, to_nearest: f64) -> f64 {
 
 /// Go's `math.Mod` (the sign follows the dividend, as Rust's `%`).
 pub fn go_mod(a: f64, b: f64) -> f64 {
-    a % b
+    gomath::fmod(a, b)
 }

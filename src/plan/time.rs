@@ -224,8 +224,8 @@ impl Planner {
                     BinaryOp::Mod if r == 0.0 => {
                         return Err(PlanError(format!("{}:{}: modulo by zero", span.start, span.end)));
                     }
-                    BinaryOp::Mod => l % r,
-                    BinaryOp::Pow => l.powf(r),
+                    BinaryOp::Mod => crate::functions::gomath::fmod(l, r),
+                    BinaryOp::Pow => crate::functions::gomath::pow(l, r),
                     other => {
                         return Err(PlanError(format!(
                             "unexpected duration expression operator {:?}",

@@ -1,7 +1,7 @@
 """Checks that oracle mismatches come from the 2.51 change in rate()/increase() extrapolation (#13725).
 
 Usage (from the repository root, after `.ci/oracle --keep DIR`):
-  python3 testdata/oracle/explain_rate_diffs.py DIR/stale.load DIR/stale.compare.txt [N]
+  python3 testdata/oracle/explain_rate_diffs.py DIR/stale.load DIR/stale.main.compare.txt [N]
 For each mismatch in the compare output it takes the N-th (default first) rate()/increase() call of the
 query, computes every matching series with the 2.42 and the 3.x extrapolation from the raw data, asks the
 oracle and ferroprom for that call alone at the mismatching point, and prints EXPLAINED when exactly the
