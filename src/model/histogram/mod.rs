@@ -88,18 +88,6 @@ impl FloatHistogram {
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA
     }
-
-    /// The upper bound of bucket `idx` (Prometheus's `getBound`): exponential, or the custom
-    /// bound, with `+Inf` above the last custom bound and `-Inf` below the first bucket.
-    pub(crate) fn bucket_bound(&self, idx: i64) -> f64 {
-        if !self.uses_custom_buckets() {
-            return exponential_bound(idx, self.schema);
-        }
-        match usize::try_from(idx) {
-            Err(_) => f64::NEG_INFINITY,
-            Ok(i) => self.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
-        }
-    }
 }
 
 /// Errors of histogram operations.
@@ -188,6 +176,20 @@ impl FloatHistogram {
             }
         }
         format!("{{{{{}}}}}", parts.join(" "))
+    }
+}
+
+impl FloatHistogram {
+    /// The upper bound of bucket `idx` (Prometheus's `getBound`): exponential, or the custom
+    /// bound, with `+Inf` above the last custom bound and `-Inf` below the first bucket.
+    pub(crate) fn bucket_bound(&self, idx: i64) -> f64 {
+        if !self.uses_custom_buckets() {
+            return exponential_bound(idx, self.schema);
+        }
+        match usize::try_from(idx) {
+            Err(_) => f64::NEG_INFINITY,
+            Ok(i) => self.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
+        }
     }
 }
 
