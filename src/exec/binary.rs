@@ -148,7 +148,11 @@ impl Operator for VectorScalarOp<'_> {
                     match hist_binop(op, lf, rf, lh, rh) {
                         HistBinop::Histogram(h) => out.push(Sample { id: s.id, f: 0.0, h: Some(h) }),
                         HistBinop::Incompatible(a, b) => incompatible(self.ctx, op, a, b, self.span),
-                        HistBinop::Keep(_) | HistBinop::Unsupported => return Err(histogram_unsupported(op)),
+                        HistBinop::Keep(_)
+                        | HistBinop::Unsupported
+                        | HistBinop::Reconciled(..)
+                        | HistBinop::CounterResetCollision(_)
+                        | HistBinop::IncompatibleLayout => return Err(histogram_unsupported(op)),
                     }
                     continue;
                 }
@@ -393,6 +397,31 @@ impl<'a> VectorVectorOp<'a> {
                     }
                     HistBinop::Incompatible(a, b) => {
                         incompatible(self.ctx, self.op, a, b, self.span);
+                        return Ok(());
+                    }
+                    HistBinop::Reconciled(h, operation) => {
+                        self.ctx.annotate(Annotation::info(
+                            format!("mismatched custom buckets were reconciled during {operation}"),
+                            self.span,
+                        ));
+                        hvalue = Some(h);
+                        (0.0, true)
+                    }
+                    HistBinop::CounterResetCollision(operation) => {
+                        self.ctx.annotate(Annotation::warning(
+                            format!("conflicting counter resets during histogram {operation}"),
+                            self.span,
+                        ));
+                        return Ok(());
+                    }
+                    HistBinop::IncompatibleLayout => {
+                        self.ctx.annotate(Annotation::warning(
+                            format!(
+                                "incompatible bucket layout encountered for binary operator {}",
+                                self.op.as_str()
+                            ),
+                            self.span,
+                        ));
                         return Ok(());
                     }
                     HistBinop::Unsupported => return Err(histogram_unsupported(self.op)),

@@ -63,6 +63,15 @@ pub enum HistBinop {
     /// The operands' types do not combine under this operator: an info is raised and the
     /// element dropped. Holds `(lhs type, rhs type)`.
     Incompatible(&'static str, &'static str),
+    /// `+` or `-` of histograms whose custom bucket bounds differ: the result uses the bounds
+    /// common to both and an info names the operation (`"addition"` or `"subtraction"`).
+    Reconciled(Arc<FloatHistogram>, &'static str),
+    /// `+` or `-` of histograms where one says "counter reset" and the other "no counter reset":
+    /// the element is dropped with a warning naming the operation.
+    CounterResetCollision(&'static str),
+    /// `+` or `-` of a histogram with custom buckets and one with exponential buckets: the element
+    /// is dropped with a warning.
+    IncompatibleLayout,
     /// Not implemented yet.
     Unsupported,
 }
@@ -112,13 +121,18 @@ pub fn hist_binop(
             BinaryOp::Add | BinaryOp::Sub => {
                 let mut h = l.clone();
                 let res = if op == BinaryOp::Add { h.add(r) } else { h.sub(r) };
-                if res.is_err() {
-                    return HistBinop::Unsupported;
+                let Ok(combined) = res else { return HistBinop::IncompatibleLayout };
+                let operation = if op == BinaryOp::Add { "addition" } else { "subtraction" };
+                if combined.counter_reset_collision {
+                    return HistBinop::CounterResetCollision(operation);
                 }
                 if op == BinaryOp::Sub {
                     h.counter_reset_hint = CounterResetHint::Gauge;
                 }
                 h.compact(0);
+                if combined.custom_bounds_reconciled {
+                    return HistBinop::Reconciled(Arc::new(h), operation);
+                }
                 HistBinop::Histogram(Arc::new(h))
             }
             BinaryOp::Eql => HistBinop::Keep(hist_equals(l, r)),
