@@ -28,6 +28,11 @@ fn changes_schema(op: BinaryOp) -> bool {
     )
 }
 
+/// `</` and `>/`, defined on histograms only.
+fn is_trim(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower)
+}
+
 fn histogram_unsupported(op: BinaryOp) -> EvalError {
     EvalError::Unsupported(format!(
         "binary operator {:?} on native histograms (native histogram evaluation)",
@@ -134,12 +139,20 @@ impl Operator for VectorScalarOp<'_> {
             let mut out = Vec::with_capacity(samples.len());
             for s in samples {
                 let (lf, rf) = if self.swap { (scalar, s.f) } else { (s.f, scalar) };
+                if s.h.is_none() && is_trim(op) {
+                    incompatible(self.ctx, op, "float", "float", self.span);
+                    continue;
+                }
                 if let Some(h) = &s.h {
                     let (lh, rh) = if self.swap { (None, Some(&**h)) } else { (Some(&**h), None) };
                     match hist_binop(op, lf, rf, lh, rh) {
                         HistBinop::Histogram(h) => out.push(Sample { id: s.id, f: 0.0, h: Some(h) }),
                         HistBinop::Incompatible(a, b) => incompatible(self.ctx, op, a, b, self.span),
-                        HistBinop::Keep(_) | HistBinop::Unsupported => return Err(histogram_unsupported(op)),
+                        HistBinop::Keep(_)
+                        | HistBinop::Unsupported
+                        | HistBinop::Reconciled(..)
+                        | HistBinop::CounterResetCollision(_)
+                        | HistBinop::IncompatibleLayout => return Err(histogram_unsupported(op)),
                     }
                     continue;
                 }
@@ -372,7 +385,7 @@ impl<'a> VectorVectorOp<'a> {
                 std::mem::swap(&mut hl, &mut hr);
             }
             let mut hvalue = None;
-            let (mut value, keep) = if hl.is_some() || hr.is_some() {
+            let (mut value, keep) = if hl.is_some() || hr.is_some() || is_trim(self.op) {
                 match hist_binop(self.op, fl, fr, hl.map(|h| &**h), hr.map(|h| &**h)) {
                     HistBinop::Histogram(h) => {
                         hvalue = Some(h);
@@ -384,6 +397,31 @@ impl<'a> VectorVectorOp<'a> {
                     }
                     HistBinop::Incompatible(a, b) => {
                         incompatible(self.ctx, self.op, a, b, self.span);
+                        return Ok(());
+                    }
+                    HistBinop::Reconciled(h, operation) => {
+                        self.ctx.annotate(Annotation::info(
+                            format!("mismatched custom buckets were reconciled during {operation}"),
+                            self.span,
+                        ));
+                        hvalue = Some(h);
+                        (0.0, true)
+                    }
+                    HistBinop::CounterResetCollision(operation) => {
+                        self.ctx.annotate(Annotation::warning(
+                            format!("conflicting counter resets during histogram {operation}"),
+                            self.span,
+                        ));
+                        return Ok(());
+                    }
+                    HistBinop::IncompatibleLayout => {
+                        self.ctx.annotate(Annotation::warning(
+                            format!(
+                                "incompatible bucket layout encountered for binary operator {}",
+                                self.op.as_str()
+                            ),
+                            self.span,
+                        ));
                         return Ok(());
                     }
                     HistBinop::Unsupported => return Err(histogram_unsupported(self.op)),

@@ -546,11 +546,6 @@ impl Operator for ClassicHistogramOp<'_> {
             let mut natives: Vec<(u32, Arc<crate::model::FloatHistogram>)> = Vec::new();
             for s in step.samples.iter() {
                 if let Some(h) = &s.h {
-                    if matches!(self.mode, ClassicMode::Fraction) {
-                        return Err(EvalError::Unsupported(
-                            "histogram_fraction over native histograms (native histogram evaluation)".into(),
-                        ));
-                    }
                     natives.push((s.id, h.clone()));
                     continue;
                 }
@@ -626,7 +621,25 @@ impl Operator for ClassicHistogramOp<'_> {
                         }
                     }
                 }
-                ClassicMode::Fraction => {}
+                ClassicMode::Fraction => {
+                    let (lower, upper) = (self.scalar(0, k), self.scalar(1, k));
+                    for (gid, h) in &native_out {
+                        let (v, nan_observations) = crate::functions::hist_fraction(lower, upper, h);
+                        if nan_observations {
+                            let name = self
+                                .group_labels
+                                .get(*gid as usize)
+                                .and_then(|l| l.get(METRIC_NAME))
+                                .unwrap_or("");
+                            let mut text = "input to histogram_fraction has NaN observations, which are excluded from all fractions".to_string();
+                            if !name.is_empty() {
+                                text.push_str(&format!(" for metric name {name:?}"));
+                            }
+                            self.ctx.annotate(Annotation::info(text, self.arg_span));
+                        }
+                        out.push(Sample::float(*gid, v));
+                    }
+                }
             }
             match &self.mode {
                 ClassicMode::Quantile => {

@@ -63,6 +63,15 @@ pub enum HistBinop {
     /// The operands' types do not combine under this operator: an info is raised and the
     /// element dropped. Holds `(lhs type, rhs type)`.
     Incompatible(&'static str, &'static str),
+    /// `+` or `-` of histograms whose custom bucket bounds differ: the result uses the bounds
+    /// common to both and an info names the operation (`"addition"` or `"subtraction"`).
+    Reconciled(Arc<FloatHistogram>, &'static str),
+    /// `+` or `-` of histograms where one says "counter reset" and the other "no counter reset":
+    /// the element is dropped with a warning naming the operation.
+    CounterResetCollision(&'static str),
+    /// `+` or `-` of a histogram with custom buckets and one with exponential buckets: the element
+    /// is dropped with a warning.
+    IncompatibleLayout,
     /// Not implemented yet.
     Unsupported,
 }
@@ -85,6 +94,11 @@ pub fn hist_binop(
             _ => HistBinop::Incompatible("float", "histogram"),
         },
         (Some(l), None) => match op {
+            BinaryOp::TrimUpper | BinaryOp::TrimLower => {
+                let mut h = l.clone();
+                super::hist_trim(&mut h, rf, op == BinaryOp::TrimUpper);
+                HistBinop::Histogram(Arc::new(h))
+            }
             BinaryOp::Mul | BinaryOp::Div => {
                 let mut h = if op == BinaryOp::Mul { hist_mul(l, rf) } else { hist_div(l, rf) };
                 h.compact(0);
@@ -107,39 +121,34 @@ pub fn hist_binop(
             BinaryOp::Add | BinaryOp::Sub => {
                 let mut h = l.clone();
                 let res = if op == BinaryOp::Add { h.add(r) } else { h.sub(r) };
-                if res.is_err() {
-                    return HistBinop::Unsupported;
+                let Ok(combined) = res else { return HistBinop::IncompatibleLayout };
+                let operation = if op == BinaryOp::Add { "addition" } else { "subtraction" };
+                if combined.counter_reset_collision {
+                    return HistBinop::CounterResetCollision(operation);
                 }
                 if op == BinaryOp::Sub {
                     h.counter_reset_hint = CounterResetHint::Gauge;
                 }
                 h.compact(0);
+                if combined.custom_bounds_reconciled {
+                    return HistBinop::Reconciled(Arc::new(h), operation);
+                }
                 HistBinop::Histogram(Arc::new(h))
             }
             BinaryOp::Eql => HistBinop::Keep(hist_equals(l, r)),
             BinaryOp::Neq => HistBinop::Keep(!hist_equals(l, r)),
             _ => HistBinop::Incompatible("histogram", "histogram"),
         },
-        (None, None) => HistBinop::Unsupported,
+        (None, None) => match op {
+            BinaryOp::TrimUpper | BinaryOp::TrimLower => HistBinop::Incompatible("float", "float"),
+            _ => HistBinop::Unsupported,
+        },
     }
 }
 
 /// The upper bound of bucket `idx` of an exponential schema (Prometheus's `getBound`).
 fn exponential_bound(idx: i32, schema: i32) -> f64 {
-    if schema < 0 {
-        let exp = (idx as i64) << (-schema);
-        if exp >= 1024 {
-            return f64::MAX;
-        }
-        return 2f64.powi(exp as i32);
-    }
-    let frac_idx = idx & ((1 << schema) - 1);
-    let frac = 2f64.powf(frac_idx as f64 / (1 << schema) as f64 - 1.0);
-    let exp = (idx >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    frac * 2f64.powi(exp)
+    crate::model::exponential_bound(i64::from(idx), schema)
 }
 
 /// The populated buckets of one side as `(index, count)`.
@@ -227,22 +236,20 @@ fn all_buckets(h: &FloatHistogram) -> Vec<HBucket> {
         }
         return out;
     }
+    // Buckets reaching into the zero bucket end at its edge.
+    let zt = h.zero_threshold;
     for &(i, c) in bucket_indices(&h.negative_spans, &h.negative_buckets).iter().rev() {
-        out.push(HBucket {
-            lower: -exponential_bound(i, h.schema),
-            upper: -exponential_bound(i - 1, h.schema),
-            count: c,
-        });
+        let upper = -exponential_bound(i - 1, h.schema);
+        let upper = if upper < 0.0 && upper > -zt { -zt } else { upper };
+        out.push(HBucket { lower: -exponential_bound(i, h.schema), upper, count: c });
     }
     if h.zero_count > 0.0 {
-        out.push(HBucket { lower: -h.zero_threshold, upper: h.zero_threshold, count: h.zero_count });
+        out.push(HBucket { lower: -zt, upper: zt, count: h.zero_count });
     }
     for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
-        out.push(HBucket {
-            lower: exponential_bound(i - 1, h.schema),
-            upper: exponential_bound(i, h.schema),
-            count: c,
-        });
+        let lower = exponential_bound(i - 1, h.schema);
+        let lower = if lower > 0.0 && lower < zt { zt } else { lower };
+        out.push(HBucket { lower, upper: exponential_bound(i, h.schema), count: c });
     }
     out
 }
@@ -327,6 +334,86 @@ pub fn hist_quantile(q: f64, h: &FloatHistogram) -> (f64, Option<bool>) {
         return (gomath::exp2(log_lower + (log_upper - log_lower) * fraction), note);
     }
     (-gomath::exp2(log_upper + (log_lower - log_upper) * (1.0 - fraction)), note)
+}
+
+/// The fraction of the observations of a native histogram between `lower` and `upper`
+/// (Prometheus's `HistogramFraction`), and whether NaN observations were left out of it.
+///
+/// The bucket holding a bound is interpolated: linearly in custom buckets and the zero bucket (a
+/// custom bucket reaching down to `-Inf` contributes nothing), on a log scale in exponential
+/// buckets. The zero bucket is taken to end at 0 on the side where no buckets are populated.
+pub fn hist_fraction(lower: f64, upper: f64, h: &FloatHistogram) -> (f64, bool) {
+    if h.count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return (f64::NAN, false);
+    }
+    if lower >= upper {
+        return (0.0, false);
+    }
+    let buckets = all_buckets(h);
+    let custom = h.uses_custom_buckets();
+    let (mut count, mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut seen = buckets.len();
+    for (k, &bucket) in buckets.iter().enumerate() {
+        let mut b = bucket;
+        count += b.count;
+        let zero = b.lower <= 0.0 && b.upper >= 0.0;
+        if zero {
+            if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
+                b.lower = 0.0;
+            } else if h.positive_buckets.is_empty() && !h.negative_buckets.is_empty() {
+                b.upper = 0.0;
+            }
+        }
+        let linear = custom || zero;
+        let interpolate = |v: f64| {
+            if linear && b.lower == f64::NEG_INFINITY {
+                return b.count;
+            }
+            rank + b.count * super::histogram_trim::fraction_below(b.lower, b.upper, v, linear)
+        };
+        if !lower_set && b.lower >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && b.lower >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            seen = k + 1;
+            break;
+        }
+        if !lower_set && b.lower < lower && b.upper > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && b.lower < upper && b.upper > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            seen = k + 1;
+            break;
+        }
+        rank += b.count;
+    }
+    let mut nan_observations = false;
+    if h.sum.is_nan() {
+        for b in &buckets[seen..] {
+            count += b.count;
+        }
+        nan_observations = count < h.count;
+    } else {
+        count = h.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    ((upper_rank - lower_rank) / h.count, nan_observations)
 }
 
 /// The estimated variance of the observations of a native histogram (Prometheus's

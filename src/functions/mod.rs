@@ -8,6 +8,7 @@ mod binop;
 mod date;
 pub mod gomath;
 mod histogram;
+mod histogram_trim;
 mod quantile;
 mod range;
 
@@ -15,10 +16,12 @@ pub use crate::model::kahan_inc;
 pub use binop::{btos, scalar_binop, vector_elem_binop};
 pub(crate) use date::civil_from_days;
 pub use date::{DateFn, date_value};
+pub use histogram::hist_fraction;
 pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
+pub use histogram_trim::hist_trim;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
 pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
 

@@ -7,6 +7,8 @@
 mod combine;
 mod layout;
 
+pub(crate) use combine::exponential_bound;
+
 /// What is known about a counter reset at a histogram sample (or that it is a gauge histogram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CounterResetHint {
@@ -174,6 +176,20 @@ impl FloatHistogram {
             }
         }
         format!("{{{{{}}}}}", parts.join(" "))
+    }
+}
+
+impl FloatHistogram {
+    /// The upper bound of bucket `idx` (Prometheus's `getBound`): exponential, or the custom
+    /// bound, with `+Inf` above the last custom bound and `-Inf` below the first bucket.
+    pub(crate) fn bucket_bound(&self, idx: i64) -> f64 {
+        if !self.uses_custom_buckets() {
+            return exponential_bound(idx, self.schema);
+        }
+        match usize::try_from(idx) {
+            Err(_) => f64::NEG_INFINITY,
+            Ok(i) => self.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
+        }
     }
 }
 
