@@ -244,14 +244,48 @@ fn annotations_json(out: &mut String, key: &str, items: &[String]) {
 /// The body of a successful query: `{"status":"success","data":{"resultType":...,"result":...}}`,
 /// with `warnings` and `infos` when there are any.
 pub fn success_body(value: &Value, warnings: &[String], infos: &[String]) -> String {
+    query_body(value, None, warnings, infos)
+}
+
+/// Like [`success_body`], with the `stats` object (already JSON) after `result` in `data`, as
+/// Prometheus writes it for `stats=all`.
+pub fn query_body(value: &Value, stats: Option<&str>, warnings: &[String], infos: &[String]) -> String {
     let mut out = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"");
     out.push_str(value.type_name());
     out.push_str("\",\"result\":");
     result_json(&mut out, value);
+    if let Some(stats) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(stats);
+    }
     out.push('}');
     annotations_json(&mut out, "warnings", warnings);
     annotations_json(&mut out, "infos", infos);
     out.push('}');
+    out
+}
+
+/// The body of any other successful API call: `{"status":"success","data":<data>}` with `data`
+/// already JSON, and `warnings` when there are any.
+pub fn data_body(data: &str, warnings: &[String]) -> String {
+    let mut out = String::from("{\"status\":\"success\",\"data\":");
+    out.push_str(data);
+    annotations_json(&mut out, "warnings", warnings);
+    out.push('}');
+    out
+}
+
+/// A JSON string literal escaped as Go's `encoding/json` does (HTML-safe).
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    json_string(&mut out, s);
+    out
+}
+
+/// A label set as a JSON object, in label order, escaped as Go does.
+pub fn labels_object(labels: &Labels) -> String {
+    let mut out = String::new();
+    labels_json(&mut out, labels);
     out
 }
 

@@ -16,6 +16,7 @@ pub mod api;
 pub mod datafile;
 pub mod engine;
 pub mod exec;
+pub mod http_api;
 pub mod functions;
 pub mod model;
 pub mod notifier;
