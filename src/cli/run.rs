@@ -7,18 +7,17 @@
 //! SIGHUP reloads the rule files, keeping alert state. With `--replay-until` it evaluates the rules
 //! over the seeded data instead, prints what they recorded and alerted, and exits.
 
-mod http;
 mod replay;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use clap::Args;
+use ferroprom::http_api::Api;
 use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
@@ -30,6 +29,12 @@ use ferroprom::rules::manifest::Selector;
 use ferroprom::rules::{LoadOptions, RuleGroup, load_file};
 use ferroprom::storage::MemStorage;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use super::http;
+use super::log;
+
+/// Threads answering HTTP requests.
+const HTTP_WORKERS: usize = 2;
 
 /// Arguments of `ferroprom run`.
 #[derive(Debug, Args)]
@@ -117,18 +122,6 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Writes a log line to stderr in Prometheus's logfmt shape: `time=… level=… msg="…" key="value"…`.
-fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-    let mut line = format!("time={} level={level} msg={msg:?}", ferroprom::notifier::rfc3339_millis(now));
-    for (k, v) in fields {
-        line.push_str(&format!(" {k}={v:?}"));
-    }
-    eprintln!("{line}");
-}
-
 /// What the flags configure, independent of live or replay mode.
 struct Setup {
     load: LoadOptions,
@@ -158,10 +151,10 @@ fn setup(args: &RunArgs) -> Setup {
 }
 
 /// Loads every rule file, logging warnings and skipped manifests; every error of every file on failure.
-fn load_rules(args: &RunArgs, opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<String>> {
+pub(super) fn load_rules(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<String>> {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
-    for path in &args.rules {
+    for path in paths {
         match load_file(path, opts) {
             Ok(loaded) => {
                 let file = path.display().to_string();
@@ -184,7 +177,7 @@ fn load_rules(args: &RunArgs, opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<
 /// Runs `ferroprom run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     let setup = setup(args);
-    let groups = match load_rules(args, &setup.load) {
+    let groups = match load_rules(&args.rules, &setup.load) {
         Ok(g) => g,
         Err(errors) => {
             for e in errors {
@@ -283,8 +276,8 @@ fn live(
         }
     };
     let interval = millis(args.evaluation_interval);
-    let query = EngineQueryFunc { engine, storage: Arc::clone(&store) };
-    let mut opts = ManagerOptions::new(Arc::new(query), store);
+    let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
+    let mut opts = ManagerOptions::new(Arc::new(query), Arc::clone(&store) as _);
     opts.notify = notifier.as_ref().map(|n| send_to_notifier(Arc::clone(n), external_url.clone()));
     opts.external_labels = setup.external_labels.clone();
     opts.external_url = external_url;
@@ -292,11 +285,11 @@ fn live(
     opts.default_interval = interval;
     let manager = Arc::new(Manager::new(opts));
 
-    let state = Arc::new(http::Served::new(Arc::clone(&manager), notifier.clone(), queue_capacity));
-    let http_thread = {
-        let (server, state) = (Arc::clone(&server), Arc::clone(&state));
-        std::thread::spawn(move || http::serve(&server, &state))
-    };
+    let api = Api::new(engine, store).with_rules(Arc::clone(&manager));
+    let state = Arc::new(
+        http::Served::new(api, Some(Arc::clone(&manager)), false).with_notifier(notifier.clone(), queue_capacity),
+    );
+    let workers = http::start(&server, &state, HTTP_WORKERS);
     log("info", "Listening on", &[("address", &address)]);
     for am in notifier.iter().flat_map(|n| n.alertmanagers()) {
         log("info", "Sending alerts to", &[("alertmanager", &am)]);
@@ -310,7 +303,7 @@ fn live(
 
     for signal in signals.forever() {
         if signal == SIGHUP {
-            match load_rules(args, &setup.load) {
+            match load_rules(&args.rules, &setup.load) {
                 Ok(groups) => start_groups(&manager, &groups, interval),
                 Err(errors) => {
                     for e in errors {
@@ -324,7 +317,7 @@ fn live(
         log("info", "Received shutdown signal, stopping", &[("signal", name)]);
         break;
     }
-    state.stopping.store(true, Ordering::SeqCst);
+    state.stop();
     manager.stop();
     log("info", "Rule manager stopped", &[]);
     let _ = stop_watch.send(());
@@ -336,13 +329,12 @@ fn live(
         log("warn", "Alerts still queued at shutdown were dropped", &[("count", &queued.to_string())]);
     }
     drop(notifier);
-    server.unblock();
-    let _ = http_thread.join();
+    http::shutdown(&server, workers);
     log("info", "See you next time!", &[]);
     ExitCode::SUCCESS
 }
 
-fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
+pub(super) fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
     let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
     manager.update(group_specs(groups, interval));
     log(
@@ -354,7 +346,7 @@ fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
 
 /// Logs, once per evaluation, rules that failed and alerts whose templates failed to expand, and
 /// alerts the notifier dropped (an Alertmanager unreachable after retries, a full queue), until told to stop. Evaluation goes on regardless.
-fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
+pub(super) fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
     let mut seen: HashMap<(String, usize), i64> = HashMap::new();
     let mut delivery: HashMap<String, u64> = HashMap::new();
     loop {
