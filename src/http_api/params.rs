@@ -136,15 +136,24 @@ pub fn parse_limit(s: &str) -> Result<usize, String> {
 /// The parse error, or `match[] must contain at least one non-empty matcher`.
 pub fn parse_match_sets(values: &[&str], opts: &ParseOptions) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::with_capacity(values.len());
+    let empty = "match[] must contain at least one non-empty matcher";
     for v in values {
-        match parse_with(v, opts).map_err(|e| e.to_string())? {
+        let parsed = parse_with(v, opts).map_err(|e| {
+            // Prometheus's selector parser leaves this check to the API, which words it so.
+            if e.message() == "vector selector must contain at least one non-empty matcher" {
+                empty.to_string()
+            } else {
+                e.to_string()
+            }
+        })?;
+        match parsed {
             Expr::VectorSelector(vs) if vs.offset.is_none() && vs.at.is_none() => sets.push(vs.matchers),
             _ => return Err(format!("1:1: parse error: {} is not a vector selector", go_quote(v))),
         }
     }
     for set in &sets {
         if set.iter().all(Matcher::matches_empty) {
-            return Err("match[] must contain at least one non-empty matcher".to_string());
+            return Err(empty.to_string());
         }
     }
     Ok(sets)
