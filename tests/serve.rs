@@ -53,7 +53,14 @@ fn cases() -> Vec<Case> {
         }
         let status = rest[0].1.parse().unwrap_or_else(|_| panic!("line {line_no}: status"));
         let expected = rest[1..].iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n");
-        out.push(Case { line: line_no, method: method.into(), target: target.into(), body, status, expected });
+        out.push(Case {
+            line: line_no,
+            method: method.into(),
+            target: target.into(),
+            body,
+            status,
+            expected,
+        });
         block.clear();
     }
     out
@@ -104,10 +111,9 @@ fn request(agent: &ureq::Agent, base: &str, method: &str, target: &str, body: Op
     let url = format!("{base}{target}");
     let response = match (method, body) {
         ("GET", _) => agent.get(&url).call(),
-        ("POST", Some(b)) => agent
-            .post(&url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(b.as_bytes()),
+        ("POST", Some(b)) => {
+            agent.post(&url).header("Content-Type", "application/x-www-form-urlencoded").send(b.as_bytes())
+        }
         ("POST", None) => agent.post(&url).send_empty(),
         ("PUT", _) => agent.put(&url).send_empty(),
         ("OPTIONS", _) => agent.options(&url).call(),
@@ -122,7 +128,7 @@ fn request(agent: &ureq::Agent, base: &str, method: &str, target: &str, body: Op
 fn matches(expected: &str, got: &str) -> bool {
     let mut pattern = String::from("^");
     let mut rest = expected;
-    while let Some(i) = rest.find(['<']) {
+    while let Some(i) = rest.find('<') {
         let (lit, tail) = rest.split_at(i);
         pattern.push_str(&regex::escape(lit));
         if let Some(t) = tail.strip_prefix("<n>") {
@@ -132,7 +138,7 @@ fn matches(expected: &str, got: &str) -> bool {
             pattern.push_str(r#"[^"]*"#);
             rest = t;
         } else {
-            pattern.push_str("<");
+            pattern.push('<');
             rest = &tail[1..];
         }
     }
@@ -176,5 +182,11 @@ fn serve_answers_as_prometheus() {
     let cases = cases();
     assert!(cases.len() > 40, "only {} cases", cases.len());
     let failures: Vec<String> = cases.iter().filter_map(|c| check(&agent, &server.base, c)).collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

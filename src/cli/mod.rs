@@ -95,4 +95,3 @@ fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
     }
     eprintln!("{line}");
 }
-

@@ -17,9 +17,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use clap::Args;
-use ferroprom::http_api::Api;
 use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
+use ferroprom::http_api::Api;
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
 use ferroprom::rules::api::go_time_json;
 use ferroprom::rules::duration::parse_duration;
@@ -287,7 +287,8 @@ fn live(
 
     let api = Api::new(engine, store).with_rules(Arc::clone(&manager));
     let state = Arc::new(
-        http::Served::new(api, Some(Arc::clone(&manager)), false).with_notifier(notifier.clone(), queue_capacity),
+        http::Served::new(api, Some(Arc::clone(&manager)), false)
+            .with_notifier(notifier.clone(), queue_capacity),
     );
     let workers = http::start(&server, &state, HTTP_WORKERS);
     log("info", "Listening on", &[("address", &address)]);

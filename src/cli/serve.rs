@@ -174,7 +174,8 @@ fn run(args: &ServeArgs) -> Result<(), String> {
     let manager = if args.rules.is_empty() {
         None
     } else {
-        let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::new(Arc::clone(&store.query)) };
+        let query =
+            EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::new(Arc::clone(&store.query)) };
         let mut mopts = ManagerOptions::new(Arc::new(query), Arc::clone(&store.rules));
         mopts.external_url = format!("http://{address}");
         mopts.default_interval = i64::try_from(args.evaluation_interval.as_millis()).unwrap_or(i64::MAX);

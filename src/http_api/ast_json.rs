@@ -133,11 +133,8 @@ fn node(expr: &Expr) -> Json {
 fn selector(v: &VectorSelector) -> Vec<(&'static str, Json)> {
     let (offset, offset_expr) = duration(v.offset.as_ref());
     let (timestamp, start_or_end) = at(v.at);
-    let matchers: Vec<Json> = v
-        .matchers
-        .iter()
-        .map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()}))
-        .collect();
+    let matchers: Vec<Json> =
+        v.matchers.iter().map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()})).collect();
     vec![
         ("name", json!(v.name.as_deref().unwrap_or(""))),
         ("offset", offset),
@@ -170,7 +167,11 @@ fn at(a: Option<AtModifier>) -> (Json, Json) {
 }
 
 fn number(n: &NumberLiteral) -> Json {
-    object(vec![("type", json!("numberLiteral")), ("val", json!(go_fixed(n.value))), ("duration", json!(n.duration))])
+    object(vec![
+        ("type", json!("numberLiteral")),
+        ("val", json!(go_fixed(n.value))),
+        ("duration", json!(n.duration)),
+    ])
 }
 
 fn duration_node(op: &str, lhs: Json, rhs: Json, wrapped: bool) -> Json {

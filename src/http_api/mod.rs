@@ -193,7 +193,13 @@ impl Api {
 
     /// Answers a request for `path` (percent-encoded as received), or `None` when the path is
     /// not under `/api/v1/`. Unknown API paths get 404, wrong methods 405, `OPTIONS` 204.
-    pub fn handle(&self, method: &str, path: &str, params: &Params, ctx: &RequestContext) -> Option<Response> {
+    pub fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Params,
+        ctx: &RequestContext,
+    ) -> Option<Response> {
         let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
         let endpoint = path.strip_prefix("/api/v1/")?;
         if method == "OPTIONS" {
@@ -353,22 +359,23 @@ impl Api {
         &self,
         p: &Params,
         match_error: impl Fn(String) -> Response,
-    ) -> Result<(i64, i64, usize, Vec<Vec<Matcher>>), Response> {
+    ) -> Result<Selection, Response> {
         let limit = parse_limit(p.get("limit")).map_err(|e| Response::invalid("limit", e))?;
         let start = time_param(p, "start", MIN_TIME).map_err(|e| Response::invalid("start", e))?;
         let end = time_param(p, "end", MAX_TIME).map_err(|e| Response::invalid("end", e))?;
         let sets = parse_match_sets(&p.all("match[]"), &self.engine.options().parser).map_err(match_error)?;
-        Ok((start, end, limit, sets))
+        Ok(Selection { start, end, limit, sets })
     }
 
     fn series(&self, p: &Params) -> Response {
         if p.all("match[]").is_empty() {
             return Response::bad_data("no match[] parameter provided");
         }
-        let (start, end, limit, sets) = match self.range_and_matchers(p, |e| Response::invalid("match[]", e)) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+        let Selection { start, end, limit, sets } =
+            match self.range_and_matchers(p, |e| Response::invalid("match[]", e)) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
         let hints = SelectHints { start, end, func: Some("series".into()), ..SelectHints::default() };
         let mut found: BTreeSet<Labels> = BTreeSet::new();
         for set in &sets {
@@ -385,10 +392,11 @@ impl Api {
     }
 
     fn labels(&self, p: &Params) -> Response {
-        let (start, end, limit, sets) = match self.range_and_matchers(p, |e| Response::bad_data(&e)) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+        let Selection { start, end, limit, sets } =
+            match self.range_and_matchers(p, |e| Response::bad_data(&e)) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
         let names = union(&sets, |m| self.storage.label_names(m, start, end));
         strings_response(names, limit)
     }
@@ -398,10 +406,11 @@ impl Api {
         if name.is_empty() {
             return Response::bad_data(&format!("invalid label name: {}", params::go_quote(&name)));
         }
-        let (start, end, limit, sets) = match self.range_and_matchers(p, |e| Response::bad_data(&e)) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+        let Selection { start, end, limit, sets } =
+            match self.range_and_matchers(p, |e| Response::bad_data(&e)) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
         let values = union(&sets, |m| self.storage.label_values(&name, m, start, end));
         strings_response(values, limit)
     }
@@ -439,6 +448,14 @@ impl Api {
         };
         Response::json(200, data_body(&data, &[]))
     }
+}
+
+/// What `series`, `labels` and label values select: a time range, a limit and matcher sets.
+struct Selection {
+    start: i64,
+    end: i64,
+    limit: usize,
+    sets: Vec<Vec<Matcher>>,
 }
 
 /// Label names or values of every matcher set (all series when there is none), sorted and
@@ -486,8 +503,8 @@ fn capped(mut list: Vec<String>, kind: &str) -> Vec<String> {
     list
 }
 
-/// A label name as the API receives it in a path: `U__` names are unescaped (`_` + hex code point
-/// + `_` for a character, `__` for `_`), as Prometheus's value-encoding escaping writes them. A
+/// A label name as the API receives it in a path: `U__` names are unescaped (`_`, a hex code point
+/// and `_` for a character, `__` for `_`), as Prometheus's value-encoding escaping writes them. A
 /// name that does not unescape cleanly stays as it is.
 fn unescape_name(name: &str) -> String {
     let Some(rest) = name.strip_prefix("U__") else { return name.to_string() };
@@ -579,17 +596,13 @@ impl Storage for CountingStorage<'_> {
 /// `match[]` parameters ferroprom does not support.
 pub fn rules_filter(params: &Params) -> Result<RulesFilter, String> {
     let invalid = |param: &str, why: String| format!("invalid parameter {}: {why}", params::go_quote(param));
-    let mut filter = RulesFilter::default();
-    filter.kind = match params.get("type").to_lowercase().as_str() {
+    let kind = match params.get("type").to_lowercase().as_str() {
         "" => None,
         "alert" => Some(RuleType::Alerting),
         "record" => Some(RuleType::Recording),
         other => return Err(invalid("type", format!("not supported value {}", params::go_quote(other)))),
     };
-    filter.rule_names = params.all("rule_name[]").into_iter().map(String::from).collect();
-    filter.rule_groups = params.all("rule_group[]").into_iter().map(String::from).collect();
-    filter.files = params.all("file[]").into_iter().map(String::from).collect();
-    filter.exclude_alerts = match params.get("exclude_alerts").to_lowercase().as_str() {
+    let exclude_alerts = match params.get("exclude_alerts").to_lowercase().as_str() {
         "" | "0" | "f" | "false" => false,
         "1" | "t" | "true" => true,
         other => {
@@ -599,6 +612,14 @@ pub fn rules_filter(params: &Params) -> Result<RulesFilter, String> {
             );
             return Err(invalid("exclude_alerts", why));
         }
+    };
+    let set = |name: &str| params.all(name).into_iter().map(String::from).collect();
+    let filter = RulesFilter {
+        kind,
+        rule_names: set("rule_name[]"),
+        rule_groups: set("rule_group[]"),
+        files: set("file[]"),
+        exclude_alerts,
     };
     for unsupported in ["match[]", "group_limit", "group_next_token"] {
         if !params.all(unsupported).is_empty() {

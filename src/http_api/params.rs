@@ -121,7 +121,8 @@ pub fn parse_limit(s: &str) -> Result<usize, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(s)));
     }
-    let n: i64 = s.parse().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))?;
+    let n: i64 =
+        s.parse().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))?;
     if n < 0 {
         return Err("limit must be non-negative".to_string());
     }
