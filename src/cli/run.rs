@@ -249,10 +249,10 @@ fn live(
             return ExitCode::from(1);
         }
     };
-    let server = match tiny_http::Server::http(args.listen.as_str()) {
+    let server = match http::listen(&args.listen) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };

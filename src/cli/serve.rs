@@ -164,10 +164,7 @@ fn run(args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let store = open_store(args)?;
     let engine = Arc::new(Engine::new(opts));
-    let server = Arc::new(
-        tiny_http::Server::http(args.listen.as_str())
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?,
-    );
+    let server = Arc::new(http::listen(&args.listen)?);
     let address = server.server_addr().to_ip().map_or_else(|| args.listen.clone(), |a| a.to_string());
 
     let mut api = Api::new(Arc::clone(&engine), Arc::clone(&store.query));
