@@ -247,7 +247,7 @@ impl Api {
                     "zero or negative query resolution step widths are not accepted. Try a positive integer",
                 ));
             }
-            let span_nanos = i128::from(end - start) * 1_000_000;
+            let span_nanos = (i128::from(end) - i128::from(start)) * 1_000_000;
             if span_nanos / i128::from(step) > i128::from(MAX_POINTS) {
                 return Err(Response::bad_data(
                     "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
