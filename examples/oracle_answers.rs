@@ -6,6 +6,8 @@
 //! ```
 //!
 //! `DATA` is anything `ferroprom::datafile` reads (promqltest `load` text or text exposition).
+//! Instead of `--data`, `--remote-read URL` answers from a remote-read endpoint (`.ci/interop-remote`),
+//! accepting streamed chunks; `--remote-read-samples URL` accepts only plain samples.
 //! `QUERIES.json` is a JSON list of objects as the oracle reads them, with explicit times:
 //! `{"query": "...", "times": [1807.3, ...], "start": 600.5, "end": 7190.5, "step": 60}`; times and
 //! steps are Unix seconds (numbers or numeric strings), `kind` is `instant`, `range` or `both` (the
@@ -19,28 +21,36 @@ use ferroprom::api::{error_body, success_body};
 use ferroprom::engine::{Engine, EngineOptions, QueryResult};
 use serde_json::{Map, Value as Json, json};
 
+enum Source {
+    Data(PathBuf),
+    RemoteRead(String, bool),
+}
+
 struct Args {
-    data: PathBuf,
+    source: Source,
     queries: PathBuf,
     out: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut data = None;
+    let mut remote = None;
     let mut queries = None;
     let mut out = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--data" => data = Some(PathBuf::from(value)),
+            "--data" => data = Some(Source::Data(PathBuf::from(value))),
+            "--remote-read" => remote = Some(Source::RemoteRead(value, true)),
+            "--remote-read-samples" => remote = Some(Source::RemoteRead(value, false)),
             "--queries" => queries = Some(PathBuf::from(value)),
             "--out" => out = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     Ok(Args {
-        data: data.ok_or("--data is required")?,
+        source: data.or(remote).ok_or("--data or --remote-read is required")?,
         queries: queries.ok_or("--queries is required")?,
         out: out.ok_or("--out is required")?,
     })
@@ -156,7 +166,13 @@ fn record(query: &str, kind: &Kind, answer: Result<QueryResult, String>) -> Json
 }
 
 fn run(args: &Args) -> Result<usize, String> {
-    let store = ferroprom::datafile::load_file(&args.data).map_err(|e| e.to_string())?;
+    let store: Box<dyn ferroprom::storage::Storage> = match &args.source {
+        Source::Data(path) => Box::new(ferroprom::datafile::load_file(path).map_err(|e| e.to_string())?),
+        Source::RemoteRead(url, streamed) => {
+            let opts = ferroprom::remote::RemoteReadOptions { streamed: *streamed, ..Default::default() };
+            Box::new(ferroprom::remote::RemoteReadStorage::new(url, opts).map_err(|e| e.to_string())?)
+        }
+    };
     let text =
         std::fs::read_to_string(&args.queries).map_err(|e| format!("{}: {e}", args.queries.display()))?;
     let items: Vec<Json> =
@@ -171,8 +187,10 @@ fn run(args: &Args) -> Result<usize, String> {
         let (query, kinds) = expand(item)?;
         for kind in &kinds {
             let answer = match kind {
-                Kind::Instant(t) => engine.instant_query(&store, &query, *t),
-                Kind::Range { start, end, step } => engine.range_query(&store, &query, *start, *end, *step),
+                Kind::Instant(t) => engine.instant_query(store.as_ref(), &query, *t),
+                Kind::Range { start, end, step } => {
+                    engine.range_query(store.as_ref(), &query, *start, *end, *step)
+                }
             };
             let rec =
                 record(&query, kind, answer.map_err(|e| error_body(e.error_type(), &e.to_string(), &[])));

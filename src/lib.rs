@@ -23,6 +23,7 @@ pub mod notifier;
 pub mod parser;
 pub mod plan;
 pub mod promqltest;
+pub mod remote;
 pub mod rules;
 pub mod storage;
 pub mod unittest;

@@ -11,6 +11,7 @@ use std::time::Instant;
 use ferroprom::exec::CancelToken;
 use ferroprom::http_api::{Api, Params, RequestContext};
 use ferroprom::notifier::Notifier;
+use ferroprom::remote::RemoteWriter;
 use ferroprom::rules::api::metrics_text;
 use ferroprom::rules::manager::Manager;
 use tiny_http::{Header, Request, Response, Server};
@@ -24,6 +25,7 @@ pub(super) struct Served {
     manager: Option<Arc<Manager>>,
     notifier: Option<Arc<Notifier>>,
     queue_capacity: usize,
+    writer: Option<Arc<RemoteWriter>>,
     log_requests: bool,
     /// Set when shutdown starts: `/-/ready` answers 503 from then on.
     stopping: AtomicBool,
@@ -39,6 +41,7 @@ impl Served {
             manager,
             notifier: None,
             queue_capacity: 0,
+            writer: None,
             log_requests,
             stopping: AtomicBool::new(false),
             cancel: CancelToken::new(),
@@ -49,6 +52,12 @@ impl Served {
     pub(super) fn with_notifier(mut self, notifier: Option<Arc<Notifier>>, queue_capacity: usize) -> Served {
         self.notifier = notifier;
         self.queue_capacity = queue_capacity;
+        self
+    }
+
+    /// Also reports the remote-write queue's counters at `/metrics`.
+    pub(super) fn with_writer(mut self, writer: Option<Arc<RemoteWriter>>) -> Served {
+        self.writer = writer;
         self
     }
 
@@ -190,6 +199,9 @@ fn route(method: &str, path: &str, params: &Params, state: &Served, received: In
             let mut body = state.manager.as_ref().map(|m| m.with_groups(metrics_text)).unwrap_or_default();
             if let Some(n) = &state.notifier {
                 body.push_str(&ferroprom::notifier::metrics_text(&n.stats(), state.queue_capacity));
+            }
+            if let Some(w) = &state.writer {
+                body.push_str(&ferroprom::remote::write::metrics_text(&[w.stats()], w.capacity()));
             }
             Reply { content_type: "text/plain; version=0.0.4; charset=utf-8", ..Reply::text(200, body) }
         }

@@ -7,6 +7,7 @@
 //! SIGHUP reloads the rule files, keeping alert state. With `--replay-until` it evaluates the rules
 //! over the seeded data instead, prints what they recorded and alerted, and exits.
 
+mod remote;
 mod replay;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,13 +22,14 @@ use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
 use ferroprom::http_api::Api;
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
+use ferroprom::remote::{RemoteRuleStore, RemoteWriter};
 use ferroprom::rules::api::go_time_json;
 use ferroprom::rules::duration::parse_duration;
-use ferroprom::rules::group::{EngineQueryFunc, group_key, send_to_notifier};
+use ferroprom::rules::group::{EngineQueryFunc, QueryFunc, RuleStore, group_key, send_to_notifier};
 use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
 use ferroprom::rules::manifest::Selector;
 use ferroprom::rules::{LoadOptions, RuleGroup, load_file};
-use ferroprom::storage::MemStorage;
+use ferroprom::storage::{MemStorage, Storage};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::http;
@@ -80,6 +82,19 @@ pub struct RunArgs {
     /// recorded series and the alerts, and exit. Nothing is served or sent.
     #[arg(long, value_name = "TIME", value_parser = time_arg, conflicts_with = "alertmanagers")]
     replay_until: Option<i64>,
+    /// Evaluate rules against this Prometheus remote-read endpoint (e.g.
+    /// `http://prometheus:9090/api/v1/read`) instead of the in-memory store.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "replay_until"])]
+    remote_read: Option<String>,
+    /// Send rule results (recorded series, `ALERTS`, `ALERTS_FOR_STATE`, stale markers) to this
+    /// Prometheus remote-write endpoint (e.g. `http://prometheus:9090/api/v1/write`).
+    #[arg(long, value_name = "URL", conflicts_with = "replay_until")]
+    remote_write: Option<String>,
+    /// A Prometheus configuration file whose `remote_read` and `remote_write` sections (URL,
+    /// `remote_timeout`, `basic_auth`, `authorization`, `tls_config`, `headers`, `queue_config`)
+    /// configure the remote endpoints; other sections are ignored.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay_until")]
+    remote_config: Option<PathBuf>,
 }
 
 fn selector_arg(s: &str) -> Result<Selector, String> {
@@ -187,6 +202,22 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let remotes = match remote::remotes(
+        args.remote_read.as_deref(),
+        args.remote_write.as_deref(),
+        args.remote_config.as_deref(),
+        &args.external_labels,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if remotes.read.is_some() && args.data.is_some() {
+        eprintln!("error: --data and a remote-read endpoint cannot be used together");
+        return ExitCode::from(1);
+    }
     let store = match &args.data {
         Some(path) => match ferroprom::datafile::load_file(path) {
             Ok(s) => Arc::new(s),
@@ -225,7 +256,35 @@ pub fn run(args: &RunArgs) -> ExitCode {
         };
         return replay::replay(&groups, store, engine, &opts);
     }
-    live(args, &setup, groups, store, engine)
+    let writer = remotes.write.map(Arc::new);
+    let (query, rule_store, read): (Arc<dyn QueryFunc>, Arc<dyn RuleStore>, Arc<dyn Storage>) =
+        match (remotes.read, &writer) {
+            (Some(read), writer) => {
+                let read = Arc::new(read);
+                log("info", "Evaluating rules against remote read", &[("url", read.url())]);
+                let rule_store: Arc<dyn RuleStore> = match writer {
+                    Some(w) => Arc::new(RemoteRuleStore::new(Arc::clone(w), read.clone())),
+                    None => store,
+                };
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&read) };
+                (Arc::new(query), rule_store, read)
+            }
+            (None, Some(w)) => {
+                let rule_store = Arc::new(RemoteRuleStore::with_local(Arc::clone(w), Arc::clone(&store)));
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
+                (Arc::new(query), rule_store, store)
+            }
+            (None, None) => {
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
+                (Arc::new(query), Arc::clone(&store) as _, store)
+            }
+        };
+    if let Some(w) = &writer {
+        log("info", "Writing rule results to remote write", &[("url", w.url())]);
+    }
+    // The query API reads what the rules read.
+    let api = Api::new(engine, read);
+    live(args, &setup, groups, (query, rule_store, api), writer)
 }
 
 /// `--external-url` without its trailing slash, or `http://` and the address listened on.
@@ -239,8 +298,8 @@ fn live(
     args: &RunArgs,
     setup: &Setup,
     groups: Vec<RuleGroup>,
-    store: Arc<MemStorage>,
-    engine: Arc<Engine>,
+    (query, store, api): (Arc<dyn QueryFunc>, Arc<dyn RuleStore>, Api),
+    writer: Option<Arc<RemoteWriter>>,
 ) -> ExitCode {
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(s) => s,
@@ -276,8 +335,7 @@ fn live(
         }
     };
     let interval = millis(args.evaluation_interval);
-    let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
-    let mut opts = ManagerOptions::new(Arc::new(query), Arc::clone(&store) as _);
+    let mut opts = ManagerOptions::new(query, store);
     opts.notify = notifier.as_ref().map(|n| send_to_notifier(Arc::clone(n), external_url.clone()));
     opts.external_labels = setup.external_labels.clone();
     opts.external_url = external_url;
@@ -285,10 +343,11 @@ fn live(
     opts.default_interval = interval;
     let manager = Arc::new(Manager::new(opts));
 
-    let api = Api::new(engine, store).with_rules(Arc::clone(&manager));
+    let api = api.with_rules(Arc::clone(&manager));
     let state = Arc::new(
         http::Served::new(api, Some(Arc::clone(&manager)), false)
-            .with_notifier(notifier.clone(), queue_capacity),
+            .with_notifier(notifier.clone(), queue_capacity)
+            .with_writer(writer.clone()),
     );
     let workers = http::start(&server, &state, HTTP_WORKERS);
     log("info", "Listening on", &[("address", &address)]);
@@ -298,8 +357,8 @@ fn live(
     start_groups(&manager, &groups, interval);
     let (stop_watch, watch_rx) = channel();
     let watcher = {
-        let (manager, notifier) = (Arc::clone(&manager), notifier.clone());
-        std::thread::spawn(move || watch(&manager, notifier.as_deref(), &watch_rx))
+        let (manager, notifier, writer) = (Arc::clone(&manager), notifier.clone(), writer.clone());
+        std::thread::spawn(move || watch(&manager, notifier.as_deref(), writer.as_deref(), &watch_rx))
     };
 
     for signal in signals.forever() {
@@ -330,6 +389,12 @@ fn live(
         log("warn", "Alerts still queued at shutdown were dropped", &[("count", &queued.to_string())]);
     }
     drop(notifier);
+    if let Some(w) = &writer
+        && !w.flush(Duration::from_secs(10))
+    {
+        let pending = w.stats().pending.to_string();
+        log("warn", "Samples still queued for remote write at shutdown were dropped", &[("count", &pending)]);
+    }
     http::shutdown(&server, workers);
     log("info", "See you next time!", &[]);
     ExitCode::SUCCESS
@@ -347,9 +412,15 @@ pub(super) fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i6
 
 /// Logs, once per evaluation, rules that failed and alerts whose templates failed to expand, and
 /// alerts the notifier dropped (an Alertmanager unreachable after retries, a full queue), until told to stop. Evaluation goes on regardless.
-pub(super) fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Receiver<()>) {
+pub(super) fn watch(
+    manager: &Manager,
+    notifier: Option<&Notifier>,
+    writer: Option<&RemoteWriter>,
+    stop: &Receiver<()>,
+) {
     let mut seen: HashMap<(String, usize), i64> = HashMap::new();
     let mut delivery: HashMap<String, u64> = HashMap::new();
+    let mut written = (0u64, 0u64, 0u64);
     loop {
         match stop.recv_timeout(Duration::from_millis(500)) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -396,6 +467,26 @@ pub(super) fn watch(manager: &Manager, notifier: Option<&Notifier>, stop: &Recei
                 );
             }
             delivery.insert(s.url.clone(), s.dropped);
+        }
+        if let Some(s) = writer.map(RemoteWriter::stats) {
+            let (failed, dropped, retried) = written;
+            let err = s.last_error.as_deref().unwrap_or("queue full");
+            if s.failed > failed {
+                let n = (s.failed - failed).to_string();
+                log(
+                    "error",
+                    "Remote write rejected samples",
+                    &[("url", &s.url), ("count", &n), ("err", err)],
+                );
+            }
+            if s.dropped > dropped {
+                let n = (s.dropped - dropped).to_string();
+                log("error", "Remote write queue full, samples dropped", &[("url", &s.url), ("count", &n)]);
+            }
+            if s.retried > retried {
+                log("warn", "Remote write failed, retrying", &[("url", &s.url), ("err", err)]);
+            }
+            written = (s.failed, s.dropped, s.retried);
         }
     }
 }

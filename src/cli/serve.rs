@@ -189,7 +189,7 @@ fn run(args: &ServeArgs) -> Result<(), String> {
         let interval = i64::try_from(args.evaluation_interval.as_millis()).unwrap_or(i64::MAX);
         start_groups(m, &groups, interval);
         let m = Arc::clone(m);
-        std::thread::spawn(move || watch(&m, None, &watch_rx))
+        std::thread::spawn(move || watch(&m, None, None, &watch_rx))
     });
 
     if let Some(signal) = signals.forever().next() {

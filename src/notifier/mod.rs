@@ -7,7 +7,7 @@
 //! is retried a few times with backoff (Prometheus does not retry; the rule manager's resending
 //! covers longer outages) and then counted as dropped. Nothing here blocks rule evaluation.
 //!
-//! Only `http://` URLs are supported (the HTTP client is built without TLS).
+//! Only `http://` URLs are supported (the notifier has no TLS settings; the remote storage clients do).
 
 mod alert;
 mod relabel;
