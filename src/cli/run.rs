@@ -7,7 +7,7 @@
 //! SIGHUP reloads the rule files, keeping alert state. With `--replay-until` it evaluates the rules
 //! over the seeded data instead, prints what they recorded and alerted, and exits.
 
-mod remote;
+pub(super) mod remote;
 mod replay;
 
 use std::collections::{BTreeMap, HashMap};

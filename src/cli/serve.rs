@@ -1,8 +1,8 @@
 //! `ferroprom serve`: Prometheus's HTTP query API over a store, for dashboards and scripts that
 //! speak to Prometheus.
 //!
-//! The store comes from [`open_store`] (today a data file loaded into memory; other stores plug in
-//! there). With `--rules` the rule manager runs over the same store, recording rules append to it
+//! The store comes from [`open_store`]: a data file loaded into memory, or a Prometheus remote-read
+//! endpoint. With `--rules` the rule manager runs over the same store, recording rules append to it
 //! and `/api/v1/rules` and `/api/v1/alerts` report the groups. Every request is logged to stderr
 //! (method, path, status, duration). SIGTERM or SIGINT stops it: running queries are canceled, the
 //! rule manager stopped, exit 0.
@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// timestamps (as `ferroprom query --data`). Without it the store starts empty.
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
+    /// Answer from this Prometheus remote-read endpoint (e.g. `http://prometheus:9090/api/v1/read`)
+    /// instead of `--data`. Rule results then stay in memory.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    remote_read: Option<String>,
+    /// A Prometheus configuration file whose `remote_read` section (URL, `remote_timeout`,
+    /// `basic_auth`, `authorization`, `tls_config`, `headers`) configures the remote-read endpoint.
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    remote_config: Option<PathBuf>,
     /// Where the HTTP API listens (`127.0.0.1:0` picks a free port; the log says which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
     listen: String,
@@ -88,6 +96,17 @@ pub(super) struct Store {
 /// Opens the store the flags describe. The one place that chooses a store: a remote-read store
 /// plugs in here.
 pub(super) fn open_store(args: &ServeArgs) -> Result<Store, String> {
+    if args.remote_read.is_some() || args.remote_config.is_some() {
+        let remotes = super::run::remote::remotes(
+            args.remote_read.as_deref(),
+            None,
+            args.remote_config.as_deref(),
+            &[],
+        )?;
+        let read = remotes.read.ok_or("the remote configuration has no remote_read endpoint")?;
+        log("info", "Answering from remote read", &[("url", read.url())]);
+        return Ok(Store { query: Arc::new(read), rules: Arc::new(MemStorage::new()) });
+    }
     let mem = match &args.data {
         Some(path) => {
             let store = ferroprom::datafile::load_file(path).map_err(|e| match e {
