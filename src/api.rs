@@ -17,7 +17,9 @@
 //! ```
 //!
 //! Numbers follow Prometheus's `jsonutil`: timestamps as seconds with the millisecond fraction
-//! (`1.500`), values as strings in Go's shortest form (exponent outside `[1e-6, 1e21)`). Strings are
+//! (`1.500`), values as strings in Go's shortest form (exponent outside `[1e-6, 1e21)`). Scalars and
+//! strings are written by their own `MarshalJSON` upstream: the timestamp as a Go float (`1.5`), a
+//! scalar's value without exponent (`0.0000001`). Strings are
 //! escaped as Go's JSON encoder does with HTML escaping (`<`, `>`, `&`, U+2028, U+2029 as `\uXXXX`).
 //! Native histograms are written as `{"count","sum","buckets":[[boundaries,lower,upper,count],...]}`
 //! with empty buckets left out. Bucket bounds of custom-bucket histograms and of exponential schemas
@@ -192,12 +194,28 @@ fn point_json(out: &mut String, t: i64, f: Option<f64>, h: Option<&FloatHistogra
     out.push(']');
 }
 
+/// A scalar's or string's timestamp: Go's `encoding/json` form of `float64(t)/1000` (`1.5`, `60`),
+/// as Prometheus's `Scalar`/`String` `MarshalJSON` writes it (vectors and matrices use `1.500`).
+fn go_seconds(t: i64) -> String {
+    format!("{}", t as f64 / 1000.0)
+}
+
 fn result_json(out: &mut String, v: &Value) {
     match v {
-        Value::Scalar { t, v } => point_json(out, *t, Some(*v), None),
+        Value::Scalar { t, v } => {
+            // `strconv.FormatFloat(v, 'f', -1, 64)`: never an exponent.
+            let value = if v.is_nan() {
+                "NaN".to_string()
+            } else if v.is_infinite() {
+                if *v > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() }
+            } else {
+                format!("{v}")
+            };
+            let _ = write!(out, "[{},\"{value}\"]", go_seconds(*t));
+        }
         Value::String { t, v } => {
             out.push('[');
-            out.push_str(&format_api_timestamp(*t));
+            out.push_str(&go_seconds(*t));
             out.push(',');
             json_string(out, v);
             out.push(']');
@@ -244,14 +262,48 @@ fn annotations_json(out: &mut String, key: &str, items: &[String]) {
 /// The body of a successful query: `{"status":"success","data":{"resultType":...,"result":...}}`,
 /// with `warnings` and `infos` when there are any.
 pub fn success_body(value: &Value, warnings: &[String], infos: &[String]) -> String {
+    query_body(value, None, warnings, infos)
+}
+
+/// Like [`success_body`], with the `stats` object (already JSON) after `result` in `data`, as
+/// Prometheus writes it for `stats=all`.
+pub fn query_body(value: &Value, stats: Option<&str>, warnings: &[String], infos: &[String]) -> String {
     let mut out = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"");
     out.push_str(value.type_name());
     out.push_str("\",\"result\":");
     result_json(&mut out, value);
+    if let Some(stats) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(stats);
+    }
     out.push('}');
     annotations_json(&mut out, "warnings", warnings);
     annotations_json(&mut out, "infos", infos);
     out.push('}');
+    out
+}
+
+/// The body of any other successful API call: `{"status":"success","data":<data>}` with `data`
+/// already JSON, and `warnings` when there are any.
+pub fn data_body(data: &str, warnings: &[String]) -> String {
+    let mut out = String::from("{\"status\":\"success\",\"data\":");
+    out.push_str(data);
+    annotations_json(&mut out, "warnings", warnings);
+    out.push('}');
+    out
+}
+
+/// A JSON string literal escaped as Go's `encoding/json` does (HTML-safe).
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    json_string(&mut out, s);
+    out
+}
+
+/// A label set as a JSON object, in label order, escaped as Go does.
+pub fn labels_object(labels: &Labels) -> String {
+    let mut out = String::new();
+    labels_json(&mut out, labels);
     out
 }
 
@@ -286,7 +338,7 @@ mod tests {
         );
         assert_eq!(
             success_body(&Value::Scalar { t: -1500, v: 1e-7 }, &[], &[]),
-            r#"{"status":"success","data":{"resultType":"scalar","result":[-1.500,"1e-07"]}}"#
+            r#"{"status":"success","data":{"resultType":"scalar","result":[-1.5,"0.0000001"]}}"#
         );
     }
 

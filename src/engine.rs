@@ -110,9 +110,45 @@ impl QueryError {
             QueryError::Parse(_) | QueryError::Invalid(_) => "bad_data",
             QueryError::Eval(EvalError::Timeout(_)) => "timeout",
             QueryError::Eval(EvalError::Canceled(_)) => "canceled",
+            QueryError::Eval(EvalError::Storage(_)) => "internal",
             QueryError::Eval(_) => "execution",
         }
     }
+}
+
+/// One query with the settings a caller may give per request (Prometheus's `QueryOpts` and the HTTP
+/// API's `timeout`), for [`Engine::execute`].
+#[derive(Debug, Clone)]
+pub struct QueryRequest<'a> {
+    /// The parsed expression.
+    pub expr: &'a Expr,
+    /// The query text annotations point into.
+    pub text: &'a str,
+    /// Evaluation time of an instant query, or the first step of a range query (ms).
+    pub start: i64,
+    /// The last step of a range query (ms); equal to `start` for an instant query.
+    pub end: i64,
+    /// The step of a range query (ms); 0 for an instant query.
+    pub step: i64,
+    /// Overrides the engine's lookback delta when set and positive.
+    pub lookback_delta: Option<Duration>,
+    /// Stops the query at this instant, or at the engine's timeout when that comes first.
+    pub deadline: Option<Instant>,
+    /// Cancels the query from another thread.
+    pub cancel: CancelToken,
+}
+
+/// What one query cost, as far as the engine counts it: the basis of the HTTP API's `stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Planning time (Prometheus's `queryPreparationTime`).
+    pub preparation: Duration,
+    /// Building and draining the operators and assembling the value (`innerEvalTime`).
+    pub inner_eval: Duration,
+    /// Planning and evaluation together (`evalTotalTime`).
+    pub eval_total: Duration,
+    /// The most samples the query held in memory at once (`peakSamples`).
+    pub peak_samples: i64,
 }
 
 /// A PromQL engine.
@@ -182,7 +218,7 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<QueryResult, QueryError> {
         let params = self.params(t, t, 0);
-        self.run(storage, expr, query, params, cancel)
+        self.run(storage, expr, query, params, self.deadline(None), cancel).map(|(r, _)| r)
     }
 
     /// Like [`Engine::range_query`] for a parsed expression.
@@ -201,6 +237,43 @@ impl Engine {
         step: i64,
         cancel: &CancelToken,
     ) -> Result<QueryResult, QueryError> {
+        self.check_range(expr, start, end, step)?;
+        let params = self.params(start, end, step);
+        self.run(storage, expr, query, params, self.deadline(None), cancel).map(|(r, _)| r)
+    }
+
+    /// Runs one query with per-request settings ([`QueryRequest`]): an instant query when
+    /// `step` is 0, a range query otherwise; returns the result and its statistics.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::instant_query`] and [`Engine::range_query`].
+    pub fn execute(
+        &self,
+        storage: &dyn Storage,
+        req: &QueryRequest<'_>,
+    ) -> Result<(QueryResult, QueryStats), QueryError> {
+        if req.step != 0 {
+            self.check_range(req.expr, req.start, req.end, req.step)?;
+        }
+        let mut params = self.params(req.start, req.end, req.step);
+        if let Some(l) = req.lookback_delta.filter(|l| !l.is_zero()) {
+            params.lookback = i64::try_from(l.as_millis()).unwrap_or(i64::MAX);
+        }
+        self.run(storage, req.expr, req.text, params, self.deadline(req.deadline), &req.cancel)
+    }
+
+    /// The earlier of `deadline` and the engine's timeout from now.
+    fn deadline(&self, deadline: Option<Instant>) -> Option<Instant> {
+        let own = self.opts.timeout.and_then(|d| Instant::now().checked_add(d));
+        match (own, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The checks of a range query's type and grid.
+    fn check_range(&self, expr: &Expr, start: i64, end: i64, step: i64) -> Result<(), QueryError> {
         let t = expr.value_type();
         if t != ValueType::Scalar && t != ValueType::Vector {
             return Err(QueryError::Invalid(format!(
@@ -223,8 +296,7 @@ impl Engine {
                 self.opts.max_steps
             )));
         }
-        let params = self.params(start, end, step);
-        self.run(storage, expr, query, params, cancel)
+        Ok(())
     }
 
     /// The plan of `expr` for a query with the given parameters (the `EXPLAIN` text is its
@@ -261,10 +333,12 @@ impl Engine {
         expr: &Expr,
         query: &str,
         params: QueryParams,
+        deadline: Option<Instant>,
         cancel: &CancelToken,
-    ) -> Result<QueryResult, QueryError> {
+    ) -> Result<(QueryResult, QueryStats), QueryError> {
+        let began = Instant::now();
         let p = plan(expr, params, self.plan_options()).map_err(|e| QueryError::Invalid(e.0))?;
-        let deadline = self.opts.timeout.map(|d| Instant::now() + d);
+        let planned = Instant::now();
         let limits = Limits::new(self.opts.max_samples as i64, deadline, cancel.clone());
         let annotations = Mutex::new(Annotations::default());
         let ctx = ExecContext {
@@ -278,8 +352,17 @@ impl Engine {
             query_start: params.start,
         };
         let value = evaluate(&ctx, &p)?;
+        let done = Instant::now();
         let annotations = annotations.into_inner().unwrap_or_default();
-        Ok(QueryResult { value, warnings: annotations.warnings(query), infos: annotations.infos(query) })
+        let stats = QueryStats {
+            preparation: planned - began,
+            inner_eval: done - planned,
+            eval_total: done - began,
+            peak_samples: limits.peak(),
+        };
+        let result =
+            QueryResult { value, warnings: annotations.warnings(query), infos: annotations.infos(query) };
+        Ok((result, stats))
     }
 }
 

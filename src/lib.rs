@@ -17,6 +17,7 @@ pub mod datafile;
 pub mod engine;
 pub mod exec;
 pub mod functions;
+pub mod http_api;
 pub mod model;
 pub mod notifier;
 pub mod parser;

@@ -3,9 +3,11 @@
 
 mod check;
 mod expr;
+mod http;
 mod promqltest;
 mod query;
 mod run;
+mod serve;
 mod test;
 
 use std::io::Read;
@@ -40,6 +42,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run rule unit tests (`test rules`), as promtool does.
     Test(test::TestArgs),
+    /// Serve Prometheus's HTTP query API (`/api/v1/query`, `query_range`, `series`, `labels`, …) over
+    /// a data file, optionally running rule groups (`/api/v1/rules`, `/api/v1/alerts`).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command line.
@@ -53,6 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => query::explain(&args),
         Command::Run(args) => run::run(&args),
         Command::Test(args) => test::test_rules(&args),
+        Command::Serve(args) => serve::serve(&args),
     }
 }
 
@@ -76,4 +82,16 @@ fn read_arg_or_stdin(arg: &str) -> std::io::Result<String> {
     } else {
         Ok(arg.to_string())
     }
+}
+
+/// Writes a log line to stderr in Prometheus's logfmt shape: `time=… level=… msg="…" key="value"…`.
+fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let mut line = format!("time={} level={level} msg={msg:?}", ferroprom::notifier::rfc3339_millis(now));
+    for (k, v) in fields {
+        line.push_str(&format!(" {k}={v:?}"));
+    }
+    eprintln!("{line}");
 }

@@ -7,21 +7,20 @@
 //! SIGHUP reloads the rule files, keeping alert state. With `--replay-until` it evaluates the rules
 //! over the seeded data instead, prints what they recorded and alerted, and exits.
 
-mod http;
-mod remote;
+pub(super) mod remote;
 mod replay;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use clap::Args;
 use ferroprom::datafile::DataFileError;
 use ferroprom::engine::{Engine, EngineOptions};
+use ferroprom::http_api::Api;
 use ferroprom::notifier::{Notifier, NotifierOptions, alerts_endpoint};
 use ferroprom::remote::{RemoteRuleStore, RemoteWriter};
 use ferroprom::rules::api::go_time_json;
@@ -30,8 +29,14 @@ use ferroprom::rules::group::{EngineQueryFunc, QueryFunc, RuleStore, group_key, 
 use ferroprom::rules::manager::{Manager, ManagerOptions, group_specs};
 use ferroprom::rules::manifest::Selector;
 use ferroprom::rules::{LoadOptions, RuleGroup, load_file};
-use ferroprom::storage::MemStorage;
+use ferroprom::storage::{MemStorage, Storage};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use super::http;
+use super::log;
+
+/// Threads answering HTTP requests.
+const HTTP_WORKERS: usize = 2;
 
 /// Arguments of `ferroprom run`.
 #[derive(Debug, Args)]
@@ -132,18 +137,6 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Writes a log line to stderr in Prometheus's logfmt shape: `time=… level=… msg="…" key="value"…`.
-fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-    let mut line = format!("time={} level={level} msg={msg:?}", ferroprom::notifier::rfc3339_millis(now));
-    for (k, v) in fields {
-        line.push_str(&format!(" {k}={v:?}"));
-    }
-    eprintln!("{line}");
-}
-
 /// What the flags configure, independent of live or replay mode.
 struct Setup {
     load: LoadOptions,
@@ -173,10 +166,10 @@ fn setup(args: &RunArgs) -> Setup {
 }
 
 /// Loads every rule file, logging warnings and skipped manifests; every error of every file on failure.
-fn load_rules(args: &RunArgs, opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<String>> {
+pub(super) fn load_rules(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<String>> {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
-    for path in &args.rules {
+    for path in paths {
         match load_file(path, opts) {
             Ok(loaded) => {
                 let file = path.display().to_string();
@@ -199,7 +192,7 @@ fn load_rules(args: &RunArgs, opts: &LoadOptions) -> Result<Vec<RuleGroup>, Vec<
 /// Runs `ferroprom run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     let setup = setup(args);
-    let groups = match load_rules(args, &setup.load) {
+    let groups = match load_rules(&args.rules, &setup.load) {
         Ok(g) => g,
         Err(errors) => {
             for e in errors {
@@ -264,26 +257,34 @@ pub fn run(args: &RunArgs) -> ExitCode {
         return replay::replay(&groups, store, engine, &opts);
     }
     let writer = remotes.write.map(Arc::new);
-    let (query, rule_store): (Arc<dyn QueryFunc>, Arc<dyn RuleStore>) = match (remotes.read, &writer) {
-        (Some(read), writer) => {
-            let read = Arc::new(read);
-            log("info", "Evaluating rules against remote read", &[("url", read.url())]);
-            let rule_store: Arc<dyn RuleStore> = match writer {
-                Some(w) => Arc::new(RemoteRuleStore::new(Arc::clone(w), read.clone())),
-                None => store,
-            };
-            (Arc::new(EngineQueryFunc { engine, storage: read }), rule_store)
-        }
-        (None, Some(w)) => {
-            let rule_store = Arc::new(RemoteRuleStore::with_local(Arc::clone(w), Arc::clone(&store)));
-            (Arc::new(EngineQueryFunc { engine, storage: store }), rule_store)
-        }
-        (None, None) => (Arc::new(EngineQueryFunc { engine, storage: Arc::clone(&store) }), store),
-    };
+    let (query, rule_store, read): (Arc<dyn QueryFunc>, Arc<dyn RuleStore>, Arc<dyn Storage>) =
+        match (remotes.read, &writer) {
+            (Some(read), writer) => {
+                let read = Arc::new(read);
+                log("info", "Evaluating rules against remote read", &[("url", read.url())]);
+                let rule_store: Arc<dyn RuleStore> = match writer {
+                    Some(w) => Arc::new(RemoteRuleStore::new(Arc::clone(w), read.clone())),
+                    None => store,
+                };
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&read) };
+                (Arc::new(query), rule_store, read)
+            }
+            (None, Some(w)) => {
+                let rule_store = Arc::new(RemoteRuleStore::with_local(Arc::clone(w), Arc::clone(&store)));
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
+                (Arc::new(query), rule_store, store)
+            }
+            (None, None) => {
+                let query = EngineQueryFunc { engine: Arc::clone(&engine), storage: Arc::clone(&store) };
+                (Arc::new(query), Arc::clone(&store) as _, store)
+            }
+        };
     if let Some(w) = &writer {
         log("info", "Writing rule results to remote write", &[("url", w.url())]);
     }
-    live(args, &setup, groups, query, rule_store, writer)
+    // The query API reads what the rules read.
+    let api = Api::new(engine, read);
+    live(args, &setup, groups, (query, rule_store, api), writer)
 }
 
 /// `--external-url` without its trailing slash, or `http://` and the address listened on.
@@ -297,8 +298,7 @@ fn live(
     args: &RunArgs,
     setup: &Setup,
     groups: Vec<RuleGroup>,
-    query: Arc<dyn QueryFunc>,
-    store: Arc<dyn RuleStore>,
+    (query, store, api): (Arc<dyn QueryFunc>, Arc<dyn RuleStore>, Api),
     writer: Option<Arc<RemoteWriter>>,
 ) -> ExitCode {
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
@@ -308,10 +308,10 @@ fn live(
             return ExitCode::from(1);
         }
     };
-    let server = match tiny_http::Server::http(args.listen.as_str()) {
+    let server = match http::listen(&args.listen) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
@@ -343,12 +343,13 @@ fn live(
     opts.default_interval = interval;
     let manager = Arc::new(Manager::new(opts));
 
-    let state =
-        Arc::new(http::Served::new(Arc::clone(&manager), notifier.clone(), queue_capacity, writer.clone()));
-    let http_thread = {
-        let (server, state) = (Arc::clone(&server), Arc::clone(&state));
-        std::thread::spawn(move || http::serve(&server, &state))
-    };
+    let api = api.with_rules(Arc::clone(&manager));
+    let state = Arc::new(
+        http::Served::new(api, Some(Arc::clone(&manager)), false)
+            .with_notifier(notifier.clone(), queue_capacity)
+            .with_writer(writer.clone()),
+    );
+    let workers = http::start(&server, &state, HTTP_WORKERS);
     log("info", "Listening on", &[("address", &address)]);
     for am in notifier.iter().flat_map(|n| n.alertmanagers()) {
         log("info", "Sending alerts to", &[("alertmanager", &am)]);
@@ -362,7 +363,7 @@ fn live(
 
     for signal in signals.forever() {
         if signal == SIGHUP {
-            match load_rules(args, &setup.load) {
+            match load_rules(&args.rules, &setup.load) {
                 Ok(groups) => start_groups(&manager, &groups, interval),
                 Err(errors) => {
                     for e in errors {
@@ -376,7 +377,7 @@ fn live(
         log("info", "Received shutdown signal, stopping", &[("signal", name)]);
         break;
     }
-    state.stopping.store(true, Ordering::SeqCst);
+    state.stop();
     manager.stop();
     log("info", "Rule manager stopped", &[]);
     let _ = stop_watch.send(());
@@ -394,13 +395,12 @@ fn live(
         let pending = w.stats().pending.to_string();
         log("warn", "Samples still queued for remote write at shutdown were dropped", &[("count", &pending)]);
     }
-    server.unblock();
-    let _ = http_thread.join();
+    http::shutdown(&server, workers);
     log("info", "See you next time!", &[]);
     ExitCode::SUCCESS
 }
 
-fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
+pub(super) fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
     let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
     manager.update(group_specs(groups, interval));
     log(
@@ -412,7 +412,12 @@ fn start_groups(manager: &Manager, groups: &[RuleGroup], interval: i64) {
 
 /// Logs, once per evaluation, rules that failed and alerts whose templates failed to expand, and
 /// alerts the notifier dropped (an Alertmanager unreachable after retries, a full queue), until told to stop. Evaluation goes on regardless.
-fn watch(manager: &Manager, notifier: Option<&Notifier>, writer: Option<&RemoteWriter>, stop: &Receiver<()>) {
+pub(super) fn watch(
+    manager: &Manager,
+    notifier: Option<&Notifier>,
+    writer: Option<&RemoteWriter>,
+    stop: &Receiver<()>,
+) {
     let mut seen: HashMap<(String, usize), i64> = HashMap::new();
     let mut delivery: HashMap<String, u64> = HashMap::new();
     let mut written = (0u64, 0u64, 0u64);

@@ -8,9 +8,9 @@ use ferroprom::remote::config::{RemoteConfig, parse_remote_config};
 use ferroprom::remote::{RemoteReadOptions, RemoteReadStorage, RemoteWriteOptions, RemoteWriter};
 
 /// The configured endpoints.
-pub(super) struct Remotes {
-    pub(super) read: Option<RemoteReadStorage>,
-    pub(super) write: Option<RemoteWriter>,
+pub(in crate::cli) struct Remotes {
+    pub(in crate::cli) read: Option<RemoteReadStorage>,
+    pub(in crate::cli) write: Option<RemoteWriter>,
 }
 
 /// Picks the one entry of a kind: the flag's URL (with the config file's options for that URL, if
@@ -42,7 +42,7 @@ fn pick<O: Default + Clone>(
 }
 
 /// Builds the endpoints; `external_labels` are added to written series that lack them.
-pub(super) fn remotes(
+pub(in crate::cli) fn remotes(
     read: Option<&str>,
     write: Option<&str>,
     config: Option<&Path>,
