@@ -357,8 +357,9 @@ impl Operator for NegateOp<'_> {
         let Some(mut batch) = self.child.next()? else { return Ok(None) };
         for step in batch.iter_mut() {
             for s in step.samples.iter_mut() {
-                if s.h.is_some() {
-                    return Err(EvalError::Unsupported("negating native histograms".into()));
+                if let Some(h) = s.h.as_mut() {
+                    Arc::make_mut(h).mul(-1.0);
+                    continue;
                 }
                 s.f = -s.f;
             }
