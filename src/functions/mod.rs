@@ -7,6 +7,7 @@
 mod binop;
 mod date;
 mod histogram;
+mod histogram_range;
 mod quantile;
 mod range;
 
@@ -18,8 +19,9 @@ pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
+pub use histogram_range::interpolate_histograms;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
-pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
+pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, StartTimestamps, interpolate};
 
 /// Applies an elementwise float function by name (`abs`, `ceil`, `sin`, ...); `None` when `name`
 /// is not one.
