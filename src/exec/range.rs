@@ -132,7 +132,16 @@ pub(crate) fn materialize_with_st<'a>(
                         let series = &mut data[s.id as usize];
                         match s.h {
                             None => series.floats.push(FPoint { t: step.t, f: s.f }),
-                            Some(h) => series.histograms.push(HPoint { t: step.t, h }),
+                            Some(mut h) => {
+                                // A subquery may skip or repeat samples, so explicit counter
+                                // reset hints no longer hold: resets are detected again.
+                                use crate::model::CounterResetHint::{CounterReset, NotCounterReset};
+                                if matches!(h.counter_reset_hint, CounterReset | NotCounterReset) {
+                                    Arc::make_mut(&mut h).counter_reset_hint =
+                                        crate::model::CounterResetHint::Unknown;
+                                }
+                                series.histograms.push(HPoint { t: step.t, h })
+                            }
                         }
                     }
                 }
