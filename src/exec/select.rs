@@ -54,8 +54,45 @@ pub(crate) fn load_with_all_st(
                     .collect(),
             }
         })
-        .collect();
+        .collect::<Vec<Series>>();
+    let mut series = series;
+    if sel.stats_only {
+        for s in series.iter_mut() {
+            histogram_stats(&mut s.histograms);
+        }
+    }
     Ok((series, sts, hsts))
+}
+
+/// Reduces histograms to their count and sum (schema and counter-reset hint kept), as
+/// Prometheus's `HistogramStatsIterator` reads them: an unknown hint becomes "reset" or "not
+/// reset" by comparing the full histogram with the previous one (the first stays unknown).
+fn histogram_stats(hists: &mut [HPoint]) {
+    let mut last: Option<Arc<FloatHistogram>> = None;
+    for p in hists.iter_mut() {
+        let full = p.h.clone();
+        let mut hint = full.counter_reset_hint;
+        let stale = is_stale_nan(full.sum);
+        if !stale && hint == CounterResetHint::Unknown {
+            if let Some(prev) = &last {
+                hint = if full.detect_reset(prev) {
+                    CounterResetHint::CounterReset
+                } else {
+                    CounterResetHint::NotCounterReset
+                };
+            }
+        }
+        p.h = Arc::new(FloatHistogram {
+            counter_reset_hint: hint,
+            schema: full.schema,
+            count: full.count,
+            sum: full.sum,
+            ..FloatHistogram::default()
+        });
+        if !stale {
+            last = Some(full);
+        }
+    }
 }
 
 /// What a selector returns for the sample it finds.
