@@ -73,14 +73,15 @@ fn histogram_stats(hists: &mut [HPoint]) {
         let full = p.h.clone();
         let mut hint = full.counter_reset_hint;
         let stale = is_stale_nan(full.sum);
-        if !stale && hint == CounterResetHint::Unknown {
-            if let Some(prev) = &last {
-                hint = if full.detect_reset(prev) {
-                    CounterResetHint::CounterReset
-                } else {
-                    CounterResetHint::NotCounterReset
-                };
-            }
+        if !stale
+            && hint == CounterResetHint::Unknown
+            && let Some(prev) = &last
+        {
+            hint = if full.detect_reset(prev) {
+                CounterResetHint::CounterReset
+            } else {
+                CounterResetHint::NotCounterReset
+            };
         }
         p.h = Arc::new(FloatHistogram {
             counter_reset_hint: hint,
