@@ -10,7 +10,7 @@ use crate::exec::Annotation;
 use crate::exec::labels_ops::{SeriesTable, drop_metadata, signature};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
-use crate::functions::{HistBinop, hist_binop, histogram_arithmetic_notes, scalar_binop, vector_elem_binop};
+use crate::functions::{HistBinop, hist_binop, scalar_binop, vector_elem_binop};
 use crate::model::Labels;
 use crate::parser::Span;
 use crate::parser::{BinaryOp, Cardinality, VectorMatching};
@@ -375,19 +375,6 @@ impl<'a> VectorVectorOp<'a> {
             let (mut value, keep) = if hl.is_some() || hr.is_some() {
                 match hist_binop(self.op, fl, fr, hl.map(|h| &**h), hr.map(|h| &**h)) {
                     HistBinop::Histogram(h) => {
-                        if let (Some(l), Some(r)) = (hl, hr)
-                            && matches!(self.op, BinaryOp::Add | BinaryOp::Sub)
-                        {
-                            let notes = histogram_arithmetic_notes(l, r, self.op == BinaryOp::Sub);
-                            for (warning, text) in notes {
-                                self.ctx.annotate(Annotation {
-                                    warning,
-                                    text,
-                                    span: self.span,
-                                    counted: false,
-                                });
-                            }
-                        }
                         hvalue = Some(h);
                         (0.0, true)
                     }

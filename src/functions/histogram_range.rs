@@ -684,22 +684,3 @@ pub(super) fn sum_over_time(hists: &[HPoint], avg: bool, name: &str, notes: &mut
         }
     }
 }
-
-/// The annotations of `l + r` or `l - r` on two histograms (`subtract`), as Prometheus raises
-/// them: a warning when one says "counter reset" and the other "no counter reset", an info when
-/// custom bucket bounds had to be reconciled.
-pub fn histogram_arithmetic_notes(l: &FloatHistogram, r: &FloatHistogram, subtract: bool) -> Vec<Note> {
-    use CounterResetHint::{CounterReset, NotCounterReset};
-    let operation = if subtract { "subtraction" } else { "addition" };
-    let mut notes = Vec::new();
-    if matches!(
-        (l.counter_reset_hint, r.counter_reset_hint),
-        (CounterReset, NotCounterReset) | (NotCounterReset, CounterReset)
-    ) {
-        notes.push((true, format!("conflicting counter resets during histogram {operation}")));
-    }
-    if l.uses_custom_buckets() && r.uses_custom_buckets() && l.custom_values != r.custom_values {
-        notes.push(reconciled(operation));
-    }
-    notes
-}

@@ -19,7 +19,7 @@ pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
-pub use histogram_range::{histogram_arithmetic_notes, interpolate_histograms};
+pub use histogram_range::interpolate_histograms;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
 pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, StartTimestamps, interpolate};
 
