@@ -51,7 +51,93 @@ struct Group {
     complete: bool,
     has_float: bool,
     hist: Option<crate::model::FloatHistogram>,
+    has_hist: bool,
+    /// Kahan compensation of `hist` (or of `hist_mean` once the mean is incremental).
+    hist_c: Option<crate::model::FloatHistogram>,
+    hist_mean: Option<crate::model::FloatHistogram>,
+    hist_incremental: bool,
+    counter_reset_seen: bool,
+    not_counter_reset_seen: bool,
     incompatible: bool,
+}
+
+impl Group {
+    fn track_hint(&mut self, h: &crate::model::FloatHistogram) {
+        match h.counter_reset_hint {
+            crate::model::CounterResetHint::CounterReset => self.counter_reset_seen = true,
+            crate::model::CounterResetHint::NotCounterReset => self.not_counter_reset_seen = true,
+            _ => {}
+        }
+    }
+
+    /// Adds a histogram to a `sum` or `avg` group that holds histograms (Prometheus's
+    /// aggregation with `KahanAdd`, switching `avg` to an incremental mean on overflow).
+    /// Returns whether custom bucket bounds were reconciled, or the error.
+    fn add_histogram(
+        &mut self,
+        h: &crate::model::FloatHistogram,
+        avg: bool,
+    ) -> Result<bool, crate::model::HistogramError> {
+        self.track_hint(h);
+        let Some(acc) = self.hist.as_mut() else { return Ok(false) };
+        if !avg {
+            return Ok(acc.kahan_add(h, &mut self.hist_c)?.custom_bounds_reconciled);
+        }
+        let mut reconciled = false;
+        if !self.hist_incremental {
+            let mut v = acc.clone();
+            let mut c = self.hist_c.clone();
+            reconciled = v.kahan_add(h, &mut c)?.custom_bounds_reconciled;
+            if !v.has_overflow() {
+                *acc = v;
+                self.hist_c = c;
+                return Ok(reconciled);
+            }
+            self.hist_incremental = true;
+            let mut mean = acc.clone();
+            mean.div(self.count - 1.0);
+            self.hist_mean = Some(mean);
+            if let Some(c) = self.hist_c.as_mut() {
+                c.div(self.count - 1.0);
+            }
+        }
+        let q = (self.count - 1.0) / self.count;
+        if let Some(c) = self.hist_c.as_mut() {
+            c.mul(q);
+        }
+        let mut to_add = h.clone();
+        to_add.div(self.count);
+        if let Some(mean) = self.hist_mean.as_mut() {
+            mean.mul(q);
+            reconciled |= mean.kahan_add(&to_add, &mut self.hist_c)?.custom_bounds_reconciled;
+        }
+        Ok(reconciled)
+    }
+
+    /// The final histogram of a `sum` or `avg` group.
+    fn finish_histogram(&mut self, avg: bool) -> Option<crate::model::FloatHistogram> {
+        let mut h = if avg && self.hist_incremental {
+            let mut mean = self.hist_mean.take()?;
+            if let Some(c) = self.hist_c.take() {
+                let _ = mean.add(&c);
+            }
+            mean
+        } else {
+            let mut h = self.hist.take()?;
+            if avg {
+                h.div(self.count);
+            }
+            if let Some(mut c) = self.hist_c.take() {
+                if avg {
+                    c.div(self.count);
+                }
+                let _ = h.add(&c);
+            }
+            h
+        };
+        h.compact(0);
+        Some(h)
+    }
 }
 
 impl AggregateExec<'_> {
@@ -186,35 +272,46 @@ impl AggregateExec<'_> {
                     Some(h) => {
                         if !g.seen {
                             *g = Group { seen: true, drop_name: drop, count: 1.0, ..Group::default() };
+                            g.track_hint(h);
                             g.hist = Some((**h).clone());
+                            g.has_hist = true;
                         } else {
-                            g.count += 1.0;
-                            g.drop_name |= drop;
+                            g.has_hist = true;
                             if g.incompatible {
                                 continue;
                             }
-                            match g.hist.as_mut() {
-                                Some(acc) => {
-                                    if acc.add(h).is_err() {
-                                        g.incompatible = true;
-                                        let name = in_meta
-                                            .and_then(|m| {
-                                                m[s.id as usize].labels.get(crate::model::METRIC_NAME)
-                                            })
-                                            .unwrap_or("")
-                                            .to_string();
-                                        self.ctx.annotate(Annotation::warning(
-                                            format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                            if op == AggregateOp::Avg {
+                                g.count += 1.0;
+                            }
+                            g.drop_name |= drop;
+                            match g.add_histogram(h, op == AggregateOp::Avg) {
+                                Ok(reconciled) => {
+                                    if reconciled {
+                                        self.ctx.annotate(Annotation::info(
+                                            "mismatched custom buckets were reconciled during aggregation",
                                             self.expr_span,
                                         ));
                                     }
                                 }
-                                None => g.hist = Some((**h).clone()),
+                                Err(_) => {
+                                    g.incompatible = true;
+                                    let name = in_meta
+                                        .and_then(|m| m[s.id as usize].labels.get(crate::model::METRIC_NAME))
+                                        .unwrap_or("")
+                                        .to_string();
+                                    self.ctx.annotate(Annotation::warning(
+                                        format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                                        self.expr_span,
+                                    ));
+                                }
                             }
                         }
                         continue;
                     }
                     None => {
+                        if g.seen && g.incompatible {
+                            continue;
+                        }
                         if g.seen && !g.has_float {
                             // The group so far held only histograms.
                             g.has_float = true;
@@ -333,7 +430,7 @@ impl AggregateExec<'_> {
             if !g.seen {
                 continue;
             }
-            if matches!(op, AggregateOp::Sum | AggregateOp::Avg) && g.hist.is_some() {
+            if matches!(op, AggregateOp::Sum | AggregateOp::Avg) && g.has_hist {
                 if g.has_float {
                     self.ctx.annotate(Annotation::warning(
                         "encountered a mix of histograms and floats for aggregation",
@@ -344,11 +441,13 @@ impl AggregateExec<'_> {
                 if g.incompatible {
                     continue;
                 }
-                if let Some(mut h) = g.hist.take() {
-                    if op == AggregateOp::Avg {
-                        h = crate::functions::hist_div(&h, g.count);
+                if let Some(h) = g.finish_histogram(op == AggregateOp::Avg) {
+                    if g.counter_reset_seen && g.not_counter_reset_seen {
+                        self.ctx.annotate(Annotation::warning(
+                            "conflicting counter resets during histogram aggregation",
+                            self.expr_span,
+                        ));
                     }
-                    h.compact(0);
                     out.push(Sample { id: gid as u32, f: 0.0, h: Some(Arc::new(h)) });
                 }
                 continue;

@@ -194,6 +194,7 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             arg_span: c.arg_spans.get(idx).copied().unwrap_or(c.span),
             data: Vec::new(),
             sts: Vec::new(),
+            hsts: Vec::new(),
             use_start_timestamps: ctx.use_start_timestamps,
             meta: None,
             next_step: 0,
@@ -357,8 +358,9 @@ impl Operator for NegateOp<'_> {
         let Some(mut batch) = self.child.next()? else { return Ok(None) };
         for step in batch.iter_mut() {
             for s in step.samples.iter_mut() {
-                if s.h.is_some() {
-                    return Err(EvalError::Unsupported("negating native histograms".into()));
+                if let Some(h) = s.h.as_mut() {
+                    Arc::make_mut(h).mul(-1.0);
+                    continue;
                 }
                 s.f = -s.f;
             }

@@ -153,6 +153,7 @@ impl InfoOp<'_> {
                 at: self.at,
                 anchored: false,
                 smoothed: false,
+                stats_only: false,
                 mint: lo - (self.ctx.lookback - 1) - self.offset,
                 maxt: hi - self.offset,
                 span: Default::default(),

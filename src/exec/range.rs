@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::exec::labels_ops::{drop_metadata, name_dropped};
 use crate::exec::scalar::scalar_values;
-use crate::exec::select::load_with_st;
+use crate::exec::select::load_with_all_st;
 use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
 };
-use crate::functions::{RangeArgs, RangeFn, RangeOutput};
+use crate::functions::{RangeArgs, RangeFn, RangeOutput, StartTimestamps};
 use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, Series};
 use crate::parser::Span;
 use crate::plan::{MatrixSelector, Subquery};
@@ -71,14 +71,14 @@ pub(crate) fn materialize<'a>(
     source: &MatrixSource,
     grid: Grid,
 ) -> Result<(Vec<SeriesMeta>, Vec<Series>), EvalError> {
-    let (meta, data, _) = materialize_with_st(ctx, source, grid)?;
+    let (meta, data, _, _) = materialize_with_st(ctx, source, grid)?;
     Ok((meta, data))
 }
 
-/// Series metadata, points, and float start timestamps of a matrix source.
-pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>);
+/// Series metadata, points, and float and histogram start timestamps of a matrix source.
+pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>);
 
-/// Like [`materialize`], also returning the float start timestamps of a range selector's series.
+/// Like [`materialize`], also returning the start timestamps of a range selector's series.
 pub(crate) fn materialize_with_st<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
@@ -86,8 +86,8 @@ pub(crate) fn materialize_with_st<'a>(
 ) -> Result<Materialized, EvalError> {
     match source {
         MatrixSource::Selector(m) => {
-            let (mut data, mut sts) = load_with_st(ctx, &m.selector, m.range)?;
-            for (s, st) in data.iter_mut().zip(sts.iter_mut()) {
+            let (mut data, mut sts, mut hsts) = load_with_all_st(ctx, &m.selector, m.range)?;
+            for ((s, st), hst) in data.iter_mut().zip(sts.iter_mut()).zip(hsts.iter_mut()) {
                 if !st.is_empty() {
                     let mut i = 0;
                     st.retain(|_| {
@@ -96,11 +96,19 @@ pub(crate) fn materialize_with_st<'a>(
                         keep
                     });
                 }
+                if !hst.is_empty() {
+                    let mut i = 0;
+                    hst.retain(|_| {
+                        let keep = !crate::model::is_stale_nan(s.histograms[i].h.sum);
+                        i += 1;
+                        keep
+                    });
+                }
                 s.floats.retain(|p| !crate::model::is_stale_nan(p.f));
                 s.histograms.retain(|p| !crate::model::is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
-            Ok((meta, data, sts))
+            Ok((meta, data, sts, hsts))
         }
         MatrixSource::Subquery(sq) => {
             let inner = subquery_grid(sq, grid);
@@ -124,13 +132,22 @@ pub(crate) fn materialize_with_st<'a>(
                         let series = &mut data[s.id as usize];
                         match s.h {
                             None => series.floats.push(FPoint { t: step.t, f: s.f }),
-                            Some(h) => series.histograms.push(HPoint { t: step.t, h }),
+                            Some(mut h) => {
+                                // A subquery may skip or repeat samples, so explicit counter
+                                // reset hints no longer hold: resets are detected again.
+                                use crate::model::CounterResetHint::{CounterReset, NotCounterReset};
+                                if matches!(h.counter_reset_hint, CounterReset | NotCounterReset) {
+                                    Arc::make_mut(&mut h).counter_reset_hint =
+                                        crate::model::CounterResetHint::Unknown;
+                                }
+                                series.histograms.push(HPoint { t: step.t, h })
+                            }
                         }
                     }
                 }
             }
             ctx.limits.add(-total)?;
-            Ok((meta.to_vec(), data, Vec::new()))
+            Ok((meta.to_vec(), data, Vec::new(), Vec::new()))
         }
     }
 }
@@ -157,6 +174,8 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) data: Vec<Series>,
     /// Float start timestamps per series, when the engine uses them.
     pub(crate) sts: Vec<Vec<i64>>,
+    /// Histogram start timestamps per series, when the engine uses them.
+    pub(crate) hsts: Vec<Vec<i64>>,
     pub(crate) use_start_timestamps: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
@@ -167,7 +186,7 @@ impl Operator for RangeOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        let (meta, data, sts) = materialize_with_st(self.ctx, &self.source, self.grid)?;
+        let (meta, data, sts, hsts) = materialize_with_st(self.ctx, &self.source, self.grid)?;
         self.data = data;
         let st_fn = matches!(
             self.kind,
@@ -175,6 +194,7 @@ impl Operator for RangeOp<'_> {
         );
         if self.use_start_timestamps && st_fn {
             self.sts = sts;
+            self.hsts = hsts;
         }
         let delayed = self.ctx.delayed_name_removal;
         let out: Arc<[SeriesMeta]> = match self.kind {
@@ -254,9 +274,11 @@ impl Operator for RangeOp<'_> {
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
                 let all_sts = &self.sts;
+                let all_hsts = &self.hsts;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
                     let series_sts: &[i64] = all_sts.get(id).map_or(&[], |v| v.as_slice());
+                    let series_hsts: &[i64] = all_hsts.get(id).map_or(&[], |v| v.as_slice());
                     let name = s.labels.get(METRIC_NAME).unwrap_or("");
                     let mut notes = Vec::new();
                     let mut out = Vec::with_capacity(steps.len());
@@ -269,6 +291,13 @@ impl Operator for RangeOp<'_> {
                             let a = s.floats.partition_point(|p| p.t <= lo_t);
                             series_sts.get(a..a + f.len()).unwrap_or(&[])
                         };
+                        let hst: &[i64] = if series_hsts.is_empty() {
+                            &[]
+                        } else {
+                            let a = s.histograms.partition_point(|p| p.t <= lo_t);
+                            series_hsts.get(a..a + h.len()).unwrap_or(&[])
+                        };
+                        let window_sts = StartTimestamps { floats: st, histograms: hst };
                         if f.is_empty() && h.is_empty() {
                             out.push(RangeOutput::None);
                             continue;
@@ -283,7 +312,7 @@ impl Operator for RangeOp<'_> {
                             anchored,
                             smoothed,
                         };
-                        match func.eval_with_st(f, h, st, &args, name, &mut notes) {
+                        match func.eval_with_st(f, h, window_sts, &args, name, &mut notes) {
                             Ok(v) => out.push(v),
                             Err(e) => return Err(e),
                         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::exec::{
     EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end,
 };
-use crate::model::{FPoint, HPoint, Series, is_stale_nan};
+use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint, Series, is_stale_nan};
 use crate::plan::Selector;
 use crate::storage::SelectHints;
 
@@ -54,8 +54,46 @@ pub(crate) fn load_with_all_st(
                     .collect(),
             }
         })
-        .collect();
+        .collect::<Vec<Series>>();
+    let mut series = series;
+    if sel.stats_only {
+        for s in series.iter_mut() {
+            histogram_stats(&mut s.histograms);
+        }
+    }
     Ok((series, sts, hsts))
+}
+
+/// Reduces histograms to their count and sum (schema and counter-reset hint kept), as
+/// Prometheus's `HistogramStatsIterator` reads them: an unknown hint becomes "reset" or "not
+/// reset" by comparing the full histogram with the previous one (the first stays unknown).
+fn histogram_stats(hists: &mut [HPoint]) {
+    let mut last: Option<Arc<FloatHistogram>> = None;
+    for p in hists.iter_mut() {
+        let full = p.h.clone();
+        let mut hint = full.counter_reset_hint;
+        let stale = is_stale_nan(full.sum);
+        if !stale
+            && hint == CounterResetHint::Unknown
+            && let Some(prev) = &last
+        {
+            hint = if full.detect_reset(prev) {
+                CounterResetHint::CounterReset
+            } else {
+                CounterResetHint::NotCounterReset
+            };
+        }
+        p.h = Arc::new(FloatHistogram {
+            counter_reset_hint: hint,
+            schema: full.schema,
+            count: full.count,
+            sum: full.sum,
+            ..FloatHistogram::default()
+        });
+        if !stale {
+            last = Some(full);
+        }
+    }
 }
 
 /// What a selector returns for the sample it finds.
@@ -122,37 +160,81 @@ pub(crate) fn latest(
 
 impl VectorSelectorOp<'_> {
     /// The value of a `smoothed` selector: the sample at `ref_t`, or the interpolation between
-    /// the samples around it, within the lookback on both sides.
-    fn smoothed_value(&self, s: &Series, ref_t: i64) -> Result<Option<f64>, EvalError> {
+    /// the samples around it, within the lookback on both sides (Prometheus's `smoothSeries`).
+    fn smoothed_value(&self, s: &Series, ref_t: i64) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
         let lb = self.ctx.lookback;
         let (f, h) = super::range::window(s, ref_t - lb, ref_t + lb);
+        let f: Vec<FPoint> = f.iter().copied().filter(|p| !is_stale_nan(p.f)).collect();
+        let h: Vec<&HPoint> = h.iter().filter(|p| !is_stale_nan(p.h.sum)).collect();
         if f.is_empty() && h.is_empty() {
-            return Ok(None);
+            return None;
         }
+        let name = s.labels.get(crate::model::METRIC_NAME).unwrap_or("");
+        let warn = |text: String| self.ctx.annotate(crate::exec::Annotation::warning(text, self.sel.span));
         if !h.is_empty() {
             if !f.is_empty() {
-                let name = s.labels.get(crate::model::METRIC_NAME).unwrap_or("");
-                self.ctx.annotate(crate::exec::Annotation::warning(
-                    format!("encountered a mix of histograms and floats for metric name {name:?}"),
-                    self.sel.span,
-                ));
-                return Ok(None);
+                warn(format!("encountered a mix of histograms and floats for metric name {name:?}"));
+                return None;
             }
-            return Err(EvalError::Unsupported(
-                "smoothed native histograms (native histogram evaluation)".into(),
-            ));
+            let i = h.partition_point(|p| p.t < ref_t);
+            if i < h.len() && h[i].t == ref_t {
+                return Some((0.0, Some(h[i].h.clone())));
+            }
+            if i == 0 {
+                return None;
+            }
+            if i == h.len() {
+                // No later sample: the last value carries forward, its hint no longer applies.
+                let mut last = (*h[i - 1].h).clone();
+                last.counter_reset_hint = CounterResetHint::Unknown;
+                return Some((0.0, Some(Arc::new(last))));
+            }
+            let (prev, next) = (h[i - 1], h[i]);
+            let mixed = || {
+                format!(
+                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+                )
+            };
+            if prev.h.uses_custom_buckets() != next.h.uses_custom_buckets() {
+                warn(mixed());
+                return None;
+            }
+            let is_counter = prev.h.counter_reset_hint != CounterResetHint::Gauge
+                || next.h.counter_reset_hint != CounterResetHint::Gauge;
+            let mut notes = Vec::new();
+            let result = crate::functions::interpolate_histograms(
+                (prev.t, &prev.h),
+                (next.t, &next.h),
+                ref_t,
+                is_counter,
+                &mut notes,
+            );
+            for (warning, text) in notes {
+                self.ctx.annotate(crate::exec::Annotation {
+                    warning,
+                    text,
+                    span: self.sel.span,
+                    counted: false,
+                });
+            }
+            return match result {
+                Ok(v) => Some((0.0, Some(Arc::new(v)))),
+                Err(_) => {
+                    warn(mixed());
+                    None
+                }
+            };
         }
-        let f: Vec<FPoint> = f.iter().copied().filter(|p| !is_stale_nan(p.f)).collect();
         let i = f.partition_point(|p| p.t < ref_t);
-        Ok(if i < f.len() && f[i].t == ref_t {
-            Some(f[i].f)
+        if i < f.len() && f[i].t == ref_t {
+            Some((f[i].f, None))
         } else if i > 0 && i < f.len() {
-            Some(crate::functions::interpolate(f[i - 1], f[i], ref_t, false))
+            Some((crate::functions::interpolate(f[i - 1], f[i], ref_t, false), None))
         } else if i > 0 {
-            Some(f[i - 1].f)
+            Some((f[i - 1].f, None))
         } else {
             None
-        })
+        }
     }
 }
 
@@ -197,8 +279,8 @@ impl Operator for VectorSelectorOp<'_> {
             let mut samples = Vec::new();
             if self.sel.smoothed {
                 for (id, s) in self.data.iter().enumerate() {
-                    if let Some(v) = self.smoothed_value(s, ref_t)? {
-                        samples.push(Sample::float(id as u32, v));
+                    if let Some((f, h)) = self.smoothed_value(s, ref_t) {
+                        samples.push(Sample { id: id as u32, f, h });
                     }
                 }
                 batch.push(StepVector { t, samples });

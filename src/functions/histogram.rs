@@ -10,22 +10,14 @@ use crate::parser::BinaryOp;
 /// `h * factor` (Prometheus's `FloatHistogram.Mul`).
 pub fn hist_mul(h: &FloatHistogram, factor: f64) -> FloatHistogram {
     let mut out = h.clone();
-    out.zero_count *= factor;
-    out.count *= factor;
-    out.sum *= factor;
-    out.positive_buckets.iter_mut().for_each(|b| *b *= factor);
-    out.negative_buckets.iter_mut().for_each(|b| *b *= factor);
+    out.mul(factor);
     out
 }
 
 /// `h / divisor` (Prometheus's `FloatHistogram.Div`).
 pub fn hist_div(h: &FloatHistogram, divisor: f64) -> FloatHistogram {
     let mut out = h.clone();
-    out.zero_count /= divisor;
-    out.count /= divisor;
-    out.sum /= divisor;
-    out.positive_buckets.iter_mut().for_each(|b| *b /= divisor);
-    out.negative_buckets.iter_mut().for_each(|b| *b /= divisor);
+    out.div(divisor);
     out
 }
 

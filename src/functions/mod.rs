@@ -8,6 +8,7 @@ mod binop;
 mod date;
 pub mod gomath;
 mod histogram;
+mod histogram_range;
 mod histogram_trim;
 mod quantile;
 mod range;
@@ -21,9 +22,10 @@ pub use histogram::{
     HistBinop, hist_binop, hist_detect_reset, hist_div, hist_equals, hist_mul, hist_quantile, hist_string,
     hist_variance,
 };
+pub use histogram_range::interpolate_histograms;
 pub use histogram_trim::hist_trim;
 pub use quantile::{Bucket, BucketQuantile, bucket_fraction, bucket_quantile, quantile};
-pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, interpolate};
+pub use range::{RangeArgs, RangeFn, RangeOutput, START_TIME_OVERLAP, StartTimestamps, interpolate};
 
 /// Applies an elementwise float function by name (`abs`, `ceil`, `sin`, ...); `None` when `name`
 /// is not one.

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::functions::hist_detect_reset;
+use crate::functions::histogram_range;
 use crate::functions::quantile::quantile;
 use crate::model::kahan_inc;
-use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint};
+use crate::model::{FPoint, FloatHistogram, HPoint};
 
 /// A range-vector function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,16 @@ pub struct RangeArgs {
     pub smoothed: bool,
 }
 
+/// The start timestamps of a window's points (`floats[i]` belongs to the i-th float point,
+/// `histograms[i]` to the i-th histogram); empty when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartTimestamps<'a> {
+    /// Start timestamps of the float points.
+    pub floats: &'a [i64],
+    /// Start timestamps of the histogram points.
+    pub histograms: &'a [i64],
+}
+
 /// The value of a range function for one window.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RangeOutput {
@@ -105,7 +115,7 @@ pub enum RangeOutput {
 pub type Note = (bool, String);
 
 fn mixed_warning(name: &str) -> Note {
-    (true, format!("encountered a mix of histograms and floats for metric name {name:?}"))
+    histogram_range::mixed_floats(name)
 }
 
 fn ignored_info(name: &str) -> Note {
@@ -170,12 +180,12 @@ impl RangeFn {
         metric_name: &str,
         notes: &mut Vec<Note>,
     ) -> Result<RangeOutput, String> {
-        self.eval_with_st(floats, hists, &[], args, metric_name, notes)
+        self.eval_with_st(floats, hists, StartTimestamps::default(), args, metric_name, notes)
     }
 
-    /// Like [`RangeFn::eval`], with the start timestamps of the float points (`sts[i]` belongs to
-    /// `floats[i]`; empty when unknown), which `rate`, `increase`, `irate` and `resets` use to
-    /// detect counter resets and the counter's start.
+    /// Like [`RangeFn::eval`], with the start timestamps of the points (empty when unknown),
+    /// which `rate`, `increase`, `irate` and `resets` use to detect counter resets and the
+    /// counter's start.
     ///
     /// # Errors
     ///
@@ -184,12 +194,13 @@ impl RangeFn {
         self,
         floats: &[FPoint],
         hists: &[HPoint],
-        sts: &[i64],
+        all_sts: StartTimestamps<'_>,
         args: &RangeArgs,
         metric_name: &str,
         notes: &mut Vec<Note>,
     ) -> Result<RangeOutput, String> {
         use RangeFn::*;
+        let sts = all_sts.floats;
         if floats.is_empty() && hists.is_empty() {
             return Ok(RangeOutput::None);
         }
@@ -305,22 +316,12 @@ impl RangeFn {
                     return Ok(RangeOutput::None);
                 }
                 if floats.is_empty() {
-                    let mut acc = (*hists[0].h).clone();
-                    for p in &hists[1..] {
-                        if acc.add(&p.h).is_err() {
-                            notes.push((
-                                true,
-                                format!(
-                                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric_name:?}"
-                                ),
-                            ));
-                            return Ok(RangeOutput::None);
-                        }
-                    }
-                    if self == AvgOverTime {
-                        acc = crate::functions::hist_div(&acc, hists.len() as f64);
-                    }
-                    return Ok(RangeOutput::Histogram(Arc::new(acc)));
+                    return Ok(histogram_range::sum_over_time(
+                        hists,
+                        self == AvgOverTime,
+                        metric_name,
+                        notes,
+                    ));
                 }
                 if self == SumOverTime {
                     let (mut sum, mut c) = (0.0, 0.0);
@@ -337,14 +338,26 @@ impl RangeFn {
                     return Ok(RangeOutput::None);
                 }
                 if floats.is_empty() {
-                    if self == Delta && !args.anchored && !args.smoothed {
-                        return histogram_delta(hists, args, metric_name, notes);
+                    let (counter, rate) = (self != Delta, self == Rate);
+                    if args.anchored || args.smoothed {
+                        return Ok(histogram_range::extended_rate(
+                            hists,
+                            args,
+                            counter,
+                            rate,
+                            metric_name,
+                            notes,
+                        ));
                     }
-                    if !args.anchored && !args.smoothed {
-                        return histogram_rate(hists, args, self == Rate, metric_name, notes)
-                            .ok_or_else(|| unsupported(self));
-                    }
-                    return Err(unsupported(self));
+                    return Ok(histogram_range::extrapolated_rate(
+                        hists,
+                        all_sts.histograms,
+                        args,
+                        counter,
+                        rate,
+                        metric_name,
+                        notes,
+                    ));
                 }
                 if args.anchored || args.smoothed {
                     return Ok(extended_rate(floats, args, self != Delta, self == Rate));
@@ -353,29 +366,28 @@ impl RangeFn {
             }
             Irate | Idelta => {
                 if !hists.is_empty() {
-                    if floats.is_empty() && self == Idelta {
-                        return Ok(histogram_idelta(hists, metric_name, notes));
-                    }
-                    if floats.is_empty() {
-                        return histogram_irate(hists, metric_name, notes).ok_or_else(|| unsupported(self));
-                    }
-                    if floats.is_empty() {
-                        return Err(unsupported(self));
-                    }
-                    notes.push(mixed_warning(metric_name));
-                    return Ok(RangeOutput::None);
+                    return Ok(histogram_range::instant_value(
+                        floats,
+                        sts,
+                        hists,
+                        all_sts.histograms,
+                        self == Irate,
+                        metric_name,
+                        notes,
+                    ));
                 }
                 Ok(instant_value(floats, sts, self == Irate))
             }
             Changes | Resets => {
                 if !hists.is_empty() {
-                    if self == Changes && !args.anchored {
-                        return Ok(f(changes_mixed(floats, hists)));
-                    }
-                    if self == Resets && !args.anchored && sts.is_empty() {
-                        return resets_mixed(floats, hists).map(f).ok_or_else(|| unsupported(self));
-                    }
-                    return Err(unsupported(self));
+                    return Ok(histogram_range::count_transitions(
+                        floats,
+                        sts,
+                        hists,
+                        all_sts.histograms,
+                        args,
+                        self == Resets,
+                    ));
                 }
                 let mut floats = floats;
                 if args.anchored {
@@ -454,280 +466,6 @@ impl RangeFn {
     }
 }
 
-/// `changes` over a window holding native histograms (and possibly floats): a switch between a
-/// float and a histogram is a change, two histograms change when they are not equal.
-fn changes_mixed(floats: &[FPoint], hists: &[HPoint]) -> f64 {
-    count_mixed(floats, hists, |p, cur| {
-        Some(match (p, cur) {
-            ((Some(a), None), (Some(b), None)) => b != a && !(a.is_nan() && b.is_nan()),
-            ((None, Some(a)), (None, Some(b))) => !crate::functions::hist_equals(b, a),
-            _ => true,
-        })
-    })
-    .unwrap_or(0.0)
-}
-
-/// One point of a window holding floats and native histograms: a float or a histogram.
-type MixedPoint<'a> = (Option<f64>, Option<&'a FloatHistogram>);
-
-/// Walks the floats and histograms of a window in time order and counts the consecutive pairs
-/// `(previous, current)` for which `counts` says yes; none when `counts` gives none.
-fn count_mixed<'a>(
-    floats: &[FPoint],
-    hists: &'a [HPoint],
-    mut counts: impl FnMut(MixedPoint<'a>, MixedPoint<'a>) -> Option<bool>,
-) -> Option<f64> {
-    let (mut i, mut j) = (0, 0);
-    let mut prev: Option<MixedPoint<'a>> = None;
-    let mut n = 0;
-    while i < floats.len() || j < hists.len() {
-        let take_float = j >= hists.len() || (i < floats.len() && floats[i].t < hists[j].t);
-        let cur = if take_float {
-            i += 1;
-            (Some(floats[i - 1].f), None)
-        } else {
-            j += 1;
-            (None, Some(&*hists[j - 1].h))
-        };
-        if let Some(p) = prev
-            && counts(p, cur)?
-        {
-            n += 1;
-        }
-        prev = Some(cur);
-    }
-    Some(n as f64)
-}
-
-/// `irate` of native counter histograms: the last two, divided by their distance in seconds.
-fn histogram_irate(hists: &[HPoint], name: &str, notes: &mut Vec<Note>) -> Option<RangeOutput> {
-    if hists.len() < 2 {
-        return Some(RangeOutput::None);
-    }
-    let (prev, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
-    let interval = last.t - prev.t;
-    if interval == 0 {
-        return Some(RangeOutput::None);
-    }
-    if last.h.counter_reset_hint == CounterResetHint::Gauge
-        || prev.h.counter_reset_hint == CounterResetHint::Gauge
-    {
-        notes.push(not_counter(name));
-    }
-    let mut h = (*last.h).clone();
-    if !hist_detect_reset(&last.h, &prev.h)? && h.sub(&prev.h).is_err() {
-        notes.push(mixed_schemas(name));
-        return Some(RangeOutput::None);
-    }
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    h.compact(0);
-    Some(RangeOutput::Histogram(Arc::new(crate::functions::hist_div(&h, interval as f64 / 1000.0))))
-}
-
-/// `resets` over a window holding native histograms: a switch between a float and a histogram
-/// counts, as do float decreases and histogram counter resets.
-fn resets_mixed(floats: &[FPoint], hists: &[HPoint]) -> Option<f64> {
-    count_mixed(floats, hists, |p, cur| {
-        Some(match (p, cur) {
-            ((Some(a), None), (Some(b), None)) => b < a,
-            ((None, Some(a)), (None, Some(b))) => hist_detect_reset(b, a)?,
-            _ => true,
-        })
-    })
-}
-
-fn not_counter(name: &str) -> Note {
-    (true, format!("this native histogram metric is not a counter: {name:?}"))
-}
-
-/// `rate`/`increase` of native counter histograms (Prometheus's `histogramRate` plus the
-/// extrapolation of `extrapolatedRate`). `None` when the window needs schema or zero-threshold
-/// conversions not implemented yet.
-fn histogram_rate(
-    hists: &[HPoint],
-    args: &RangeArgs,
-    is_rate: bool,
-    name: &str,
-    notes: &mut Vec<Note>,
-) -> Option<RangeOutput> {
-    if hists.len() < 2 {
-        return Some(RangeOutput::None);
-    }
-    let first = &hists[0];
-    let last = &hists[hists.len() - 1];
-    let mut local: Vec<Note> = Vec::new();
-    if first.h.counter_reset_hint == CounterResetHint::Gauge
-        || last.h.counter_reset_hint == CounterResetHint::Gauge
-    {
-        local.push(not_counter(name));
-    }
-    let mut prev: FloatHistogram = (*first.h).clone();
-    let second = &hists[1].h;
-    if hist_detect_reset(second, &prev)? {
-        prev = FloatHistogram {
-            schema: second.schema,
-            custom_values: second.custom_values.clone(),
-            ..FloatHistogram::default()
-        };
-    }
-    let custom = prev.uses_custom_buckets();
-    if last.h.uses_custom_buckets() != custom {
-        notes.push(mixed_schemas(name));
-        return Some(RangeOutput::None);
-    }
-    let min_schema = last.h.schema.min(prev.schema);
-    for p in &hists[1..hists.len() - 1] {
-        if p.h.counter_reset_hint == CounterResetHint::Gauge {
-            local.push(not_counter(name));
-        }
-        if p.h.uses_custom_buckets() != custom {
-            notes.push(mixed_schemas(name));
-            return Some(RangeOutput::None);
-        }
-        if p.h.schema < min_schema {
-            return None;
-        }
-    }
-    if last.h.schema != min_schema {
-        return None;
-    }
-    let mut h = (*last.h).clone();
-    if h.sub(&prev).is_err() {
-        notes.push(mixed_schemas(name));
-        return Some(RangeOutput::None);
-    }
-    let mut before: &FloatHistogram = &prev;
-    for p in &hists[1..] {
-        if hist_detect_reset(&p.h, before)? && h.add(before).is_err() {
-            notes.push(mixed_schemas(name));
-            return Some(RangeOutput::None);
-        }
-        before = &p.h;
-    }
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    h.compact(0);
-    for n in local {
-        if !notes.contains(&n) {
-            notes.push(n);
-        }
-    }
-    let n_minus_one = (hists.len() - 1) as f64;
-    let mut to_start = (first.t - args.range_start) as f64 / 1000.0;
-    let mut to_end = (args.range_end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / n_minus_one;
-    let threshold = avg * 1.1;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    let mut to_zero = to_start;
-    if h.count > 0.0 && first.h.count >= 0.0 {
-        to_zero = sampled * (first.h.count / h.count);
-    }
-    if to_zero < to_start {
-        to_start = to_zero;
-    }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
-    }
-    let mut factor = if sampled != 0.0 { (sampled + to_start + to_end) / sampled } else { 1.0 };
-    if is_rate {
-        factor /= args.range as f64 / 1000.0;
-    }
-    Some(RangeOutput::Histogram(Arc::new(crate::functions::hist_mul(&h, factor))))
-}
-
-fn not_gauge(name: &str) -> Note {
-    (true, format!("this native histogram metric is not a gauge: {name:?}"))
-}
-
-fn mixed_schemas(name: &str) -> Note {
-    (
-        true,
-        format!(
-            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
-        ),
-    )
-}
-
-/// `delta` of native histograms (gauge histograms: no counter-reset handling), extrapolated as
-/// for floats. Windows whose inner histograms have a coarser schema than both ends need schema
-/// reduction, which comes with native-histogram evaluation proper: they are an error for now.
-fn histogram_delta(
-    hists: &[HPoint],
-    args: &RangeArgs,
-    name: &str,
-    notes: &mut Vec<Note>,
-) -> Result<RangeOutput, String> {
-    if hists.len() < 2 {
-        return Ok(RangeOutput::None);
-    }
-    let (first, last) = (&hists[0], &hists[hists.len() - 1]);
-    let custom = first.h.uses_custom_buckets();
-    if hists.iter().any(|p| p.h.uses_custom_buckets() != custom) {
-        notes.push(mixed_schemas(name));
-        return Ok(RangeOutput::None);
-    }
-    let min_schema = first.h.schema.min(last.h.schema);
-    if hists.iter().any(|p| p.h.schema < min_schema) {
-        return Err(unsupported(RangeFn::Delta));
-    }
-    let mut h = (*last.h).clone();
-    if h.sub(&first.h).is_err() {
-        notes.push(mixed_schemas(name));
-        return Ok(RangeOutput::None);
-    }
-    if first.h.counter_reset_hint != CounterResetHint::Gauge
-        || last.h.counter_reset_hint != CounterResetHint::Gauge
-    {
-        notes.push(not_gauge(name));
-    }
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    h.compact(0);
-    let n_minus_one = (hists.len() - 1) as f64;
-    let mut to_start = (first.t - args.range_start) as f64 / 1000.0;
-    let mut to_end = (args.range_end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / n_minus_one;
-    let threshold = avg * 1.1;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
-    }
-    let factor = if sampled != 0.0 { (sampled + to_start + to_end) / sampled } else { 1.0 };
-    Ok(RangeOutput::Histogram(Arc::new(crate::functions::hist_mul(&h, factor))))
-}
-
-/// `idelta` of native histograms: the difference of the last two.
-fn histogram_idelta(hists: &[HPoint], name: &str, notes: &mut Vec<Note>) -> RangeOutput {
-    if hists.len() < 2 {
-        return RangeOutput::None;
-    }
-    let (prev, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
-    if last.t == prev.t {
-        return RangeOutput::None;
-    }
-    if last.h.counter_reset_hint != CounterResetHint::Gauge
-        || prev.h.counter_reset_hint != CounterResetHint::Gauge
-    {
-        notes.push(not_gauge(name));
-    }
-    let mut h = (*last.h).clone();
-    if h.sub(&prev.h).is_err() {
-        notes.push(mixed_schemas(name));
-        return RangeOutput::None;
-    }
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    h.compact(0);
-    RangeOutput::Histogram(Arc::new(h))
-}
-
-fn unsupported(func: RangeFn) -> String {
-    format!("native histograms are not supported yet by this engine in {func:?}")
-}
-
 /// Formats like Go's `%g`.
 pub(crate) fn go_g(v: f64) -> String {
     crate::model::format_go_g(v)
@@ -761,7 +499,7 @@ pub const START_TIME_OVERLAP: &str = "sample has start time that overlaps with p
 
 /// Whether a sample's start timestamp marks a counter reset (Prometheus's
 /// `isStartTimestampReset`).
-fn is_st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+pub(super) fn is_st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
     if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
         return false;
     }

@@ -47,6 +47,11 @@ pub struct Selector {
     pub anchored: bool,
     /// The `smoothed` modifier.
     pub smoothed: bool,
+    /// Only the count and sum of native histograms are needed (the selector is inside
+    /// `histogram_count`, `histogram_sum` or `histogram_avg`): histograms are read without
+    /// buckets, with counter-reset hints detected from consecutive samples as Prometheus's
+    /// `HistogramStatsIterator` does.
+    pub stats_only: bool,
     /// The earliest sample time this selector can read, inclusive.
     pub mint: i64,
     /// The latest sample time this selector can read, inclusive.

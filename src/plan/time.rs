@@ -39,11 +39,14 @@ impl QueryParams {
 pub(crate) struct Planner {
     params: QueryParams,
     opts: PlanOptions,
+    /// Whether selectors lowered now only need histogram statistics (see
+    /// [`Selector::stats_only`]).
+    stats_only: bool,
 }
 
 impl Planner {
     pub(crate) fn new(params: QueryParams, opts: PlanOptions) -> Planner {
-        Planner { params, opts }
+        Planner { params, opts, stats_only: false }
     }
 
     pub(crate) fn lower(&mut self, expr: &Expr) -> Result<Node, PlanError> {
@@ -65,16 +68,25 @@ impl Planner {
                     UnaryOp::Neg => Node::Negate(Box::new(inner), u.span),
                 }
             }
-            Expr::Binary(b) => Node::Binary(Box::new(BinaryNode {
-                op: b.op,
-                lhs: self.lower(&b.lhs)?,
-                rhs: self.lower(&b.rhs)?,
-                lhs_type: b.lhs.value_type(),
-                rhs_type: b.rhs.value_type(),
-                return_bool: b.return_bool,
-                matching: b.matching.clone(),
-                span: expr.span(),
-            })),
+            Expr::Binary(b) => {
+                // Trimming needs the buckets.
+                let outer = self.stats_only;
+                if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
+                    self.stats_only = false;
+                }
+                let (lhs, rhs) = (self.lower(&b.lhs), self.lower(&b.rhs));
+                self.stats_only = outer;
+                Node::Binary(Box::new(BinaryNode {
+                    op: b.op,
+                    lhs: lhs?,
+                    rhs: rhs?,
+                    lhs_type: b.lhs.value_type(),
+                    rhs_type: b.rhs.value_type(),
+                    return_bool: b.return_bool,
+                    matching: b.matching.clone(),
+                    span: expr.span(),
+                }))
+            }
             Expr::Aggregate(a) => self.aggregate(a)?,
             Expr::Call(c) => self.call(c)?,
         })
@@ -111,7 +123,17 @@ impl Planner {
             }
             _ => {}
         }
-        let args = c.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+        // Prometheus's detectHistogramStatsDecoding: below histogram_count/sum/avg the selectors
+        // only need counts and sums; functions needing the buckets undo that.
+        let outer = self.stats_only;
+        match c.func.name {
+            "histogram_count" | "histogram_sum" | "histogram_avg" => self.stats_only = true,
+            "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => self.stats_only = false,
+            _ => {}
+        }
+        let args = c.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>();
+        self.stats_only = outer;
+        let args = args?;
         let arg_spans = c.args.iter().map(|a| unparen(a).span()).collect();
         Ok(Node::Call(Box::new(CallNode { func: c.func, args, span: c.span, arg_spans })))
     }
@@ -128,14 +150,11 @@ impl Planner {
         };
         self.check_offset(offset)?;
         let at = self.at(s.at)?;
-        Ok(Node::Subquery(Box::new(Subquery {
-            expr: self.lower(&s.expr)?,
-            range,
-            step,
-            offset,
-            at,
-            span: s.span,
-        })))
+        // A subquery needs the buckets for its own counter reset detection.
+        let outer = std::mem::replace(&mut self.stats_only, false);
+        let expr = self.lower(&s.expr);
+        self.stats_only = outer;
+        Ok(Node::Subquery(Box::new(Subquery { expr: expr?, range, step, offset, at, span: s.span })))
     }
 
     fn selector(&mut self, v: &VectorSelector) -> Result<Selector, PlanError> {
@@ -151,6 +170,7 @@ impl Planner {
             at: self.at(v.at)?,
             anchored: v.anchored,
             smoothed: v.smoothed,
+            stats_only: self.stats_only,
             mint: 0,
             maxt: 0,
             span: v.span,

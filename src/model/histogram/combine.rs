@@ -103,7 +103,7 @@ impl FloatHistogram {
     }
 
     /// Reconciles the counter reset hints of two operands; returns whether they collided.
-    fn adjust_counter_reset(&mut self, other: &FloatHistogram) -> bool {
+    pub(super) fn adjust_counter_reset(&mut self, other: &FloatHistogram) -> bool {
         use CounterResetHint::*;
         match (self.counter_reset_hint, other.counter_reset_hint) {
             (a, b) if a == b => false,
@@ -155,7 +155,7 @@ impl FloatHistogram {
     /// The zero count this histogram would have with a zero bucket of at least `larger`
     /// half-width, and the threshold actually needed (raised to the upper bound of a populated
     /// bucket the threshold would cut through).
-    fn zero_count_for_larger_threshold(&self, larger: f64) -> (f64, f64) {
+    pub(super) fn zero_count_for_larger_threshold(&self, larger: f64) -> (f64, f64) {
         let mut threshold = larger;
         if threshold == self.zero_threshold {
             return (self.zero_count, threshold);
@@ -220,7 +220,7 @@ impl FloatHistogram {
     }
 
     /// Bucket indices and counts of one sign, in order.
-    fn buckets_with_index(&self, positive: bool) -> impl Iterator<Item = (i64, f64)> + '_ {
+    pub(super) fn buckets_with_index(&self, positive: bool) -> impl Iterator<Item = (i64, f64)> + '_ {
         let (spans, buckets) = if positive {
             (&self.positive_spans, &self.positive_buckets)
         } else {

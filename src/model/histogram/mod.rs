@@ -5,7 +5,9 @@
 //! are described by a list of [`BucketSpan`]s, and the bucket counts are listed in index order.
 
 mod combine;
+mod kahan;
 mod layout;
+mod reset;
 
 pub(crate) use combine::exponential_bound;
 
@@ -87,6 +89,41 @@ impl FloatHistogram {
     /// Whether this histogram uses custom bucket bounds rather than exponential ones.
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+
+    /// Scales every count and the sum by `factor` in place (Prometheus's `FloatHistogram.Mul`);
+    /// a negative factor makes the result a gauge.
+    pub fn mul(&mut self, factor: f64) -> &mut FloatHistogram {
+        self.zero_count *= factor;
+        self.count *= factor;
+        self.sum *= factor;
+        self.positive_buckets.iter_mut().for_each(|b| *b *= factor);
+        self.negative_buckets.iter_mut().for_each(|b| *b *= factor);
+        if factor < 0.0 {
+            self.counter_reset_hint = CounterResetHint::Gauge;
+        }
+        self
+    }
+
+    /// Divides every count and the sum by `divisor` in place (Prometheus's `FloatHistogram.Div`);
+    /// dividing by 0 removes all buckets, a negative divisor makes the result a gauge.
+    pub fn div(&mut self, divisor: f64) -> &mut FloatHistogram {
+        self.zero_count /= divisor;
+        self.count /= divisor;
+        self.sum /= divisor;
+        if divisor == 0.0 {
+            self.positive_buckets.clear();
+            self.negative_buckets.clear();
+            self.positive_spans.clear();
+            self.negative_spans.clear();
+            return self;
+        }
+        self.positive_buckets.iter_mut().for_each(|b| *b /= divisor);
+        self.negative_buckets.iter_mut().for_each(|b| *b /= divisor);
+        if divisor < 0.0 {
+            self.counter_reset_hint = CounterResetHint::Gauge;
+        }
+        self
     }
 }
 
