@@ -13,8 +13,8 @@
 //! Prometheus HTTP API `data` object of the result.
 //!
 //! Other modes: `prom_compare cases` prints every case of the three suites as JSON lines;
-//! `prom_compare openmetrics [INTERVALS]` writes the `BenchmarkRangeQuery` data as OpenMetrics
-//! text to stdout.
+//! `prom_compare openmetrics range|join|info [INTERVALS]` writes a data set as OpenMetrics text
+//! to stdout.
 //!
 //! `cargo run --release --example prom_compare -- serve range|join|info [INTERVALS]`
 
@@ -108,9 +108,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Some("openmetrics") => {
-            let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(RANGE_QUERY_INTERVALS);
+            let suite = args.get(1).map(String::as_str).unwrap_or("range");
             let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-            benchmark::write_range_query_openmetrics(&mut out, n)?;
+            if suite == "range" {
+                benchmark::write_range_query_openmetrics(&mut out, intervals.unwrap_or(RANGE_QUERY_INTERVALS))?;
+            } else {
+                benchmark::write_openmetrics(&load(suite, intervals)?, &mut out)?;
+            }
             out.flush()?;
         }
         Some("serve") => {
@@ -137,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         _ => {
-            eprintln!("usage: prom_compare cases | openmetrics [INTERVALS] | serve range|join|info [INTERVALS]");
+            eprintln!("usage: prom_compare cases | openmetrics range|join|info [INTERVALS] | serve range|join|info [INTERVALS]");
             std::process::exit(2);
         }
     }

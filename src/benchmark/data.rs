@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use crate::model::Labels;
-use crate::storage::{AppendError, MemStorage};
+use crate::model::{Labels, MatchOp, Matcher};
+use crate::storage::{AppendError, MemStorage, SelectHints, Storage};
 
 /// Sample spacing of the `BenchmarkRangeQuery` data, in milliseconds.
 pub const RANGE_QUERY_INTERVAL_MS: i64 = 10_000;
@@ -128,6 +128,28 @@ pub fn write_range_query_openmetrics(w: &mut impl Write, intervals: usize) -> io
     for k in 0..intervals {
         let t = k as i64 * RANGE_QUERY_INTERVAL_MS;
         writeln!(w, "sparse{{l=\"{}\"}} {} {}", k / per, k as f64 / n as f64, format_seconds(t))?;
+    }
+    writeln!(w, "# EOF")
+}
+
+/// Writes every series of `store` as OpenMetrics text (float samples only; families in label
+/// order, timestamps in seconds, `# EOF` at the end), for loading another engine with the same
+/// data (`promtool tsdb create-blocks-from openmetrics`).
+pub fn write_openmetrics(store: &MemStorage, w: &mut impl Write) -> io::Result<()> {
+    let all = Matcher::new(MatchOp::Regex, "__name__", ".+").map_err(io::Error::other)?;
+    let (mint, maxt) = store.time_bounds().unwrap_or((0, 0));
+    let series = store.select(&[all], &SelectHints::range(mint, maxt)).map_err(io::Error::other)?;
+    let mut family = String::new();
+    for s in &series {
+        let name = s.labels.metric_name().unwrap_or_default();
+        if name != family {
+            writeln!(w, "# TYPE {name} gauge")?;
+            family = name.to_string();
+        }
+        let selector = openmetrics_selector(&s.labels);
+        for (t, v) in s.floats.t.iter().zip(&s.floats.f) {
+            writeln!(w, "{selector} {v} {}", format_seconds(*t))?;
+        }
     }
     writeln!(w, "# EOF")
 }
@@ -269,6 +291,11 @@ mod tests {
         assert!(text.starts_with("# TYPE a_one gauge\na_one 0 0\na_one 1 10\n"));
         assert!(text.contains("\nh_hundred{l=\"99\",le=\"+Inf\"} 1.999306999306999 10\n"));
         assert!(text.ends_with("sparse{l=\"1\"} 0.000693000693000693 10\n# EOF\n"));
+        let mut again = Vec::new();
+        write_openmetrics(&info_data().unwrap(), &mut again).unwrap();
+        let again = String::from_utf8(again).unwrap();
+        assert!(again.starts_with("# TYPE http_server_request_duration_seconds_count gauge\n"));
+        assert!(again.contains("\ntarget_info{instance=\"instance99\",job=\"job99\",k8s_cluster_name=\"eu-south\"} 1 7198\n"));
     }
 
     #[test]

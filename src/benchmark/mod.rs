@@ -27,7 +27,7 @@ pub use cases::{
 pub use data::{
     INFO_INTERVALS, INFO_INTERVAL_MS, JOIN_INSTANCES, JOIN_INTERVALS, RANGE_QUERY_INTERVAL_MS,
     RANGE_QUERY_INTERVALS, RangeQuerySeries, info_data, join_data, range_query_data, range_query_series,
-    write_range_query_openmetrics,
+    write_openmetrics, write_range_query_openmetrics,
 };
 
 use std::time::Duration;
