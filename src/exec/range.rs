@@ -10,6 +10,7 @@ use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
 };
+use crate::functions::sliding::{self, Cursor, SlidingIndex};
 use crate::functions::{RangeArgs, RangeFn, RangeOutput};
 use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, Series};
 use crate::parser::Span;
@@ -160,6 +161,9 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) use_start_timestamps: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
+    /// Per series, the sliding-window index of a float-only series when the function slides
+    /// (see `functions::sliding`); empty otherwise.
+    pub(crate) sliding: Vec<Option<SlidingIndex>>,
 }
 
 impl Operator for RangeOp<'_> {
@@ -175,6 +179,22 @@ impl Operator for RangeOp<'_> {
         );
         if self.use_start_timestamps && st_fn {
             self.sts = sts;
+        }
+        let (_, _, anchored, smoothed) = self.source.extension(self.ctx.lookback);
+        if let RangeKind::Func(f) = self.kind
+            && sliding::slides(f)
+            && !anchored
+            && !smoothed
+        {
+            self.sliding = self
+                .data
+                .iter()
+                .enumerate()
+                .map(|(id, s)| {
+                    let no_st = self.sts.get(id).is_none_or(|v| v.is_empty());
+                    (s.histograms.is_empty() && no_st).then(|| SlidingIndex::new(f, &s.floats))
+                })
+                .collect();
         }
         let delayed = self.ctx.delayed_name_removal;
         let out: Arc<[SeriesMeta]> = match self.kind {
@@ -254,19 +274,31 @@ impl Operator for RangeOp<'_> {
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
                 let all_sts = &self.sts;
+                let all_sliding = &self.sliding;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
                     let series_sts: &[i64] = all_sts.get(id).map_or(&[], |v| v.as_slice());
+                    let sliding_ix = all_sliding.get(id).and_then(Option::as_ref);
                     let name = s.labels.get(METRIC_NAME).unwrap_or("");
                     let mut notes = Vec::new();
                     let mut out = Vec::with_capacity(steps.len());
+                    // Window bounds move forward with the steps: cursors instead of searches.
+                    let (mut fa, mut fb, mut ha, mut hb) =
+                        (Cursor::default(), Cursor::default(), Cursor::default(), Cursor::default());
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
                         let (lo_t, hi_t) = (ref_t - range - ext_lo, ref_t + ext_hi);
-                        let (f, h) = window(s, lo_t, hi_t);
+                        let a = fa.seek(&s.floats, |p| p.t, lo_t);
+                        let b = fb.seek(&s.floats, |p| p.t, hi_t).max(a);
+                        let (f, h) = if s.histograms.is_empty() {
+                            (&s.floats[a..b], &s.histograms[..])
+                        } else {
+                            let x = ha.seek(&s.histograms, |p| p.t, lo_t);
+                            let y = hb.seek(&s.histograms, |p| p.t, hi_t).max(x);
+                            (&s.floats[a..b], &s.histograms[x..y])
+                        };
                         let st: &[i64] = if series_sts.is_empty() {
                             &[]
                         } else {
-                            let a = s.floats.partition_point(|p| p.t <= lo_t);
                             series_sts.get(a..a + f.len()).unwrap_or(&[])
                         };
                         if f.is_empty() && h.is_empty() {
@@ -283,6 +315,10 @@ impl Operator for RangeOp<'_> {
                             anchored,
                             smoothed,
                         };
+                        if let Some(ix) = sliding_ix {
+                            out.push(ix.eval(func, &s.floats, a, b, &args));
+                            continue;
+                        }
                         match func.eval_with_st(f, h, st, &args, name, &mut notes) {
                             Ok(v) => out.push(v),
                             Err(e) => return Err(e),

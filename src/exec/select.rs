@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::exec::{
     EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end,
 };
+use crate::functions::sliding::Cursor;
 use crate::model::{FPoint, HPoint, Series, is_stale_nan};
 use crate::plan::Selector;
 use crate::storage::SelectHints;
@@ -80,6 +81,8 @@ pub(crate) struct VectorSelectorOp<'a> {
     pub(crate) hsts: Vec<Vec<i64>>,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
+    /// Per series, positions in its floats and histograms that follow the steps forward.
+    cursors: Vec<(Cursor, Cursor)>,
 }
 
 impl<'a> VectorSelectorOp<'a> {
@@ -94,6 +97,7 @@ impl<'a> VectorSelectorOp<'a> {
             hsts: Vec::new(),
             meta: None,
             next_step: 0,
+            cursors: Vec::new(),
         }
     }
 }
@@ -107,6 +111,18 @@ pub(crate) fn latest(
 ) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
     let fi = s.floats.partition_point(|p| p.t <= ref_t);
     let hi = s.histograms.partition_point(|p| p.t <= ref_t);
+    latest_before(s, fi, hi, ref_t, lookback)
+}
+
+/// [`latest`] when the numbers of floats (`fi`) and histograms (`hi`) at or before `ref_t` are
+/// known.
+fn latest_before(
+    s: &Series,
+    fi: usize,
+    hi: usize,
+    ref_t: i64,
+    lookback: i64,
+) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
     let f = if fi > 0 { Some(s.floats[fi - 1]) } else { None };
     let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
     let lo = ref_t - lookback;
@@ -204,8 +220,13 @@ impl Operator for VectorSelectorOp<'_> {
                 batch.push(StepVector { t, samples });
                 continue;
             }
-            for (id, s) in self.data.iter().enumerate() {
-                if let Some((st, f, h)) = latest(s, ref_t, self.ctx.lookback) {
+            if self.cursors.len() != self.data.len() {
+                self.cursors = vec![(Cursor::default(), Cursor::default()); self.data.len()];
+            }
+            for (id, (s, (cf, ch))) in self.data.iter().zip(self.cursors.iter_mut()).enumerate() {
+                let fi = cf.seek(&s.floats, |p| p.t, ref_t);
+                let hi = if s.histograms.is_empty() { 0 } else { ch.seek(&s.histograms, |p| p.t, ref_t) };
+                if let Some((st, f, h)) = latest_before(s, fi, hi, ref_t, self.ctx.lookback) {
                     samples.push(match self.mode {
                         SelectMode::Value => Sample { id: id as u32, f, h },
                         SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),

@@ -9,6 +9,7 @@ mod date;
 mod histogram;
 mod quantile;
 mod range;
+pub(crate) mod sliding;
 
 pub use crate::model::kahan_inc;
 pub use binop::{btos, scalar_binop, vector_elem_binop};
