@@ -198,6 +198,7 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             meta: None,
             next_step: 0,
             sliding: Vec::new(),
+            limit_cursors: Vec::new(),
         }));
     }
     let arg = |i: usize| -> Result<BoxOp<'a>, EvalError> {

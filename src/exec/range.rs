@@ -164,6 +164,8 @@ pub(crate) struct RangeOp<'a> {
     /// Per series, the sliding-window index of a float-only series when the function slides
     /// (see `functions::sliding`); empty otherwise.
     pub(crate) sliding: Vec<Option<SlidingIndex>>,
+    /// Per series, cursors for the window of each batch's first step (the sample-limit check).
+    pub(crate) limit_cursors: Vec<[Cursor; 4]>,
 }
 
 impl Operator for RangeOp<'_> {
@@ -243,8 +245,10 @@ impl Operator for RangeOp<'_> {
                 (t, at.unwrap_or(t) - offset)
             })
             .collect();
-        let mut batch: StepBatch =
-            steps.iter().map(|&(t, _)| StepVector { t, samples: Vec::new() }).collect();
+        let mut batch: StepBatch = steps
+            .iter()
+            .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
+            .collect();
         match self.kind {
             RangeKind::Absent => {
                 for (k, &(_, ref_t)) in steps.iter().enumerate() {
@@ -261,12 +265,22 @@ impl Operator for RangeOp<'_> {
                 let work: usize =
                     self.data.iter().map(|s| s.floats.len() + s.histograms.len()).sum::<usize>()
                         * steps.len();
+                if self.limit_cursors.len() != self.data.len() {
+                    self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
+                }
+                let (lo_t, hi_t) = (steps[0].1 - range, steps[0].1);
                 let window_samples: i64 = self
                     .data
                     .iter()
-                    .map(|s| {
-                        let (f, h) = window(s, steps[0].1 - range, steps[0].1);
-                        (f.len() + h.len()) as i64
+                    .zip(self.limit_cursors.iter_mut())
+                    .map(|(s, c)| {
+                        let f = c[1].seek(&s.floats, |p| p.t, hi_t) - c[0].seek(&s.floats, |p| p.t, lo_t);
+                        let h = if s.histograms.is_empty() {
+                            0
+                        } else {
+                            c[3].seek(&s.histograms, |p| p.t, hi_t) - c[2].seek(&s.histograms, |p| p.t, lo_t)
+                        };
+                        (f + h) as i64
                     })
                     .sum();
                 self.ctx.limits.add(window_samples)?;
@@ -285,6 +299,28 @@ impl Operator for RangeOp<'_> {
                     // Window bounds move forward with the steps: cursors instead of searches.
                     let (mut fa, mut fb, mut ha, mut hb) =
                         (Cursor::default(), Cursor::default(), Cursor::default(), Cursor::default());
+                    if func == RangeFn::DoubleExponentialSmoothing
+                        && s.histograms.is_empty()
+                        && ext_lo == 0
+                        && ext_hi == 0
+                    {
+                        let arg = |i: usize, k: usize| scalars.get(i).map_or(f64::NAN, |v| v[k]);
+                        let sf: Vec<f64> = (0..steps.len()).map(|k| arg(0, k)).collect();
+                        let tf: Vec<f64> = (0..steps.len()).map(|k| arg(1, k)).collect();
+                        let valid = |x: &f64| *x > 0.0 && *x < 1.0;
+                        if sf.iter().all(valid) && tf.iter().all(valid) {
+                            let windows: Vec<(usize, usize)> = steps
+                                .iter()
+                                .map(|&(_, ref_t)| {
+                                    let a = fa.seek(&s.floats, |p| p.t, ref_t - range);
+                                    (a, fb.seek(&s.floats, |p| p.t, ref_t).max(a))
+                                })
+                                .collect();
+                            let values = sliding::double_exponential_smoothing(&s.floats, &windows, &sf, &tf);
+                            let outs = values.into_iter().map(|v| v.map_or(RangeOutput::None, RangeOutput::Float));
+                            return Ok((outs.collect(), notes));
+                        }
+                    }
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
                         let (lo_t, hi_t) = (ref_t - range - ext_lo, ref_t + ext_hi);
                         let a = fa.seek(&s.floats, |p| p.t, lo_t);

@@ -94,6 +94,59 @@ impl SlidingIndex {
     }
 }
 
+/// `double_exponential_smoothing` of many windows of one float series, with smoothing factors
+/// `sf[k]` and trend factors `tf[k]` (all valid, in `(0, 1)`): `None` for a window of fewer than
+/// two points. Four windows run interleaved so their dependency chains overlap; each window's
+/// arithmetic is exactly [`super::RangeFn::eval`]'s, in the same order, so the bits are the same.
+pub fn double_exponential_smoothing(
+    floats: &[FPoint],
+    windows: &[(usize, usize)],
+    sf: &[f64],
+    tf: &[f64],
+) -> Vec<Option<f64>> {
+    const LANES: usize = 4;
+    let mut out = vec![None; windows.len()];
+    let live: Vec<usize> = (0..windows.len()).filter(|&k| windows[k].1 >= windows[k].0 + 2).collect();
+    for lanes in live.chunks(LANES) {
+        let (mut s0, mut s1, mut b) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+        let (mut x_sf, mut x_tf, mut start, mut len) = ([0.5; LANES], [0.5; LANES], [0usize; LANES], [0usize; LANES]);
+        for (l, &k) in lanes.iter().enumerate() {
+            let (a, e) = windows[k];
+            let w = &floats[a..e];
+            (start[l], len[l], x_sf[l], x_tf[l]) = (a, w.len(), sf[k], tf[k]);
+            s1[l] = w[0].f;
+            b[l] = w[1].f - w[0].f;
+            // The first update keeps the initial trend.
+            let x = x_sf[l] * w[1].f;
+            let y = (1.0 - x_sf[l]) * (s1[l] + b[l]);
+            s0[l] = s1[l];
+            s1[l] = x + y;
+        }
+        let n = lanes.len();
+        let common = len[..n].iter().copied().min().unwrap_or(0);
+        let step = |l: usize, i: usize, s0: &mut [f64; LANES], s1: &mut [f64; LANES], b: &mut [f64; LANES]| {
+            let v = floats[start[l] + i].f;
+            let x = x_sf[l] * v;
+            b[l] = x_tf[l] * (s1[l] - s0[l]) + (1.0 - x_tf[l]) * b[l];
+            let y = (1.0 - x_sf[l]) * (s1[l] + b[l]);
+            s0[l] = s1[l];
+            s1[l] = x + y;
+        };
+        for i in 2..common {
+            for l in 0..n {
+                step(l, i, &mut s0, &mut s1, &mut b);
+            }
+        }
+        for l in 0..n {
+            for i in common.max(2)..len[l] {
+                step(l, i, &mut s0, &mut s1, &mut b);
+            }
+            out[lanes[l]] = Some(s1[l]);
+        }
+    }
+    out
+}
+
 /// A position in one series' points that moves forward as windows slide: the number of points
 /// with timestamp `<= bound` for the last bound asked. Moving backwards (never the case on a
 /// step grid) falls back to a binary search.
@@ -153,6 +206,40 @@ mod tests {
                     assert!(same, "{func:?} {a}..{b}: {want:?} vs {got:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn double_exponential_smoothing_matches_the_window_evaluation() {
+        let floats = pts(&[1.0, 3.0, 2.5, 2.0, 7.0, 0.5, 0.25, 9.0, 4.0, 1.0, 9.0, 3.0, 8.0]);
+        let mut windows = Vec::new();
+        for a in 0..floats.len() {
+            for b in a..=floats.len() {
+                windows.push((a, b));
+            }
+        }
+        let sf: Vec<f64> = (0..windows.len()).map(|k| 0.1 + (k % 7) as f64 * 0.1).collect();
+        let tf: Vec<f64> = (0..windows.len()).map(|k| 0.9 - (k % 5) as f64 * 0.1).collect();
+        let got = double_exponential_smoothing(&floats, &windows, &sf, &tf);
+        for (k, &(a, b)) in windows.iter().enumerate() {
+            let args = RangeArgs {
+                range_start: 0,
+                range_end: 0,
+                step_time: 0,
+                range: 1,
+                scalar: sf[k],
+                scalar2: tf[k],
+                anchored: false,
+                smoothed: false,
+            };
+            let want = RangeFn::DoubleExponentialSmoothing
+                .eval(&floats[a..b], &[], &args, "x", &mut Vec::new())
+                .unwrap();
+            let want = match want {
+                RangeOutput::Float(v) => Some(v.to_bits()),
+                _ => None,
+            };
+            assert_eq!(want, got[k].map(f64::to_bits), "window {a}..{b}");
         }
     }
 
