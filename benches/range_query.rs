@@ -207,6 +207,5 @@ fn info_function(c: &mut Criterion) {
     }
 }
 
-
 criterion_group!(benches, range_query, join_query, info_function);
 criterion_main!(benches);

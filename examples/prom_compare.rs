@@ -65,8 +65,11 @@ fn points(v: &Value) -> (usize, usize) {
 
 fn answer(engines: &[Engine], store: &MemStorage, req: &Json) -> Json {
     let expr = req["expr"].as_str().unwrap_or_default();
-    let (start, end, step) =
-        (req["start"].as_i64().unwrap_or(0), req["end"].as_i64().unwrap_or(0), req["step"].as_i64().unwrap_or(1));
+    let (start, end, step) = (
+        req["start"].as_i64().unwrap_or(0),
+        req["end"].as_i64().unwrap_or(0),
+        req["step"].as_i64().unwrap_or(1),
+    );
     let threads = req["threads"].as_u64().unwrap_or(1).clamp(1, engines.len() as u64) as usize;
     let engine = &engines[threads - 1];
     let before: AllocStats = CountingAlloc::reset_peak();
@@ -111,7 +114,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let suite = args.get(1).map(String::as_str).unwrap_or("range");
             let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
             if suite == "range" {
-                benchmark::write_range_query_openmetrics(&mut out, intervals.unwrap_or(RANGE_QUERY_INTERVALS))?;
+                benchmark::write_range_query_openmetrics(
+                    &mut out,
+                    intervals.unwrap_or(RANGE_QUERY_INTERVALS),
+                )?;
             } else {
                 benchmark::write_openmetrics(&load(suite, intervals)?, &mut out)?;
             }
@@ -121,7 +127,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let suite = args.get(1).map(String::as_str).unwrap_or("range");
             let t0 = Instant::now();
             let store = load(suite, intervals)?;
-            let engines = [Engine::new(benchmark::engine_options(1)), Engine::new(benchmark::engine_options(2))];
+            let engines =
+                [Engine::new(benchmark::engine_options(1)), Engine::new(benchmark::engine_options(2))];
             let mut out = io::stdout().lock();
             writeln!(
                 out,
@@ -141,7 +148,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         _ => {
-            eprintln!("usage: prom_compare cases | openmetrics range|join|info [INTERVALS] | serve range|join|info [INTERVALS]");
+            eprintln!(
+                "usage: prom_compare cases | openmetrics range|join|info [INTERVALS] | serve range|join|info [INTERVALS]"
+            );
             std::process::exit(2);
         }
     }

@@ -289,13 +289,15 @@ mod tests {
         write_range_query_openmetrics(&mut out, 2).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("# TYPE a_one gauge\na_one 0 0\na_one 1 10\n"));
-        assert!(text.contains("\nh_hundred{l=\"99\",le=\"+Inf\"} 1.999306999306999 10\n"));
+        assert!(text.contains("\nh_hundred{l=\"99\",le=\"+Inf\"} 1.9993069993069992 10\n"));
         assert!(text.ends_with("sparse{l=\"1\"} 0.000693000693000693 10\n# EOF\n"));
         let mut again = Vec::new();
         write_openmetrics(&info_data().unwrap(), &mut again).unwrap();
         let again = String::from_utf8(again).unwrap();
         assert!(again.starts_with("# TYPE http_server_request_duration_seconds_count gauge\n"));
-        assert!(again.contains("\ntarget_info{instance=\"instance99\",job=\"job99\",k8s_cluster_name=\"eu-south\"} 1 7198\n"));
+        assert!(again.contains(
+            "\ntarget_info{instance=\"instance99\",job=\"job99\",k8s_cluster_name=\"eu-south\"} 1 7198\n"
+        ));
     }
 
     #[test]

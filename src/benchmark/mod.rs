@@ -21,11 +21,9 @@ mod cases;
 mod data;
 
 pub use alloc::{AllocStats, CountingAlloc};
-pub use cases::{
-    BenchCase, Prometheus2, info_cases, join_cases, range_query_cases,
-};
+pub use cases::{BenchCase, Prometheus2, info_cases, join_cases, range_query_cases};
 pub use data::{
-    INFO_INTERVALS, INFO_INTERVAL_MS, JOIN_INSTANCES, JOIN_INTERVALS, RANGE_QUERY_INTERVAL_MS,
+    INFO_INTERVAL_MS, INFO_INTERVALS, JOIN_INSTANCES, JOIN_INTERVALS, RANGE_QUERY_INTERVAL_MS,
     RANGE_QUERY_INTERVALS, RangeQuerySeries, info_data, join_data, range_query_data, range_query_series,
     write_openmetrics, write_range_query_openmetrics,
 };

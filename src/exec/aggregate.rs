@@ -208,7 +208,9 @@ impl AggregateExec<'_> {
         }
         (0..n)
             .filter(|&g| seen[g])
-            .map(|g| Sample::float(g as u32, if op == AggregateOp::Sum { value[g] + comp[g] } else { value[g] }))
+            .map(|g| {
+                Sample::float(g as u32, if op == AggregateOp::Sum { value[g] + comp[g] } else { value[g] })
+            })
             .collect()
     }
 

@@ -199,6 +199,7 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             next_step: 0,
             sliding: Vec::new(),
             limit_cursors: Vec::new(),
+            counter_noted: Vec::new(),
         }));
     }
     let arg = |i: usize| -> Result<BoxOp<'a>, EvalError> {

@@ -166,6 +166,8 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) sliding: Vec<Option<SlidingIndex>>,
     /// Per series, cursors for the window of each batch's first step (the sample-limit check).
     pub(crate) limit_cursors: Vec<[Cursor; 4]>,
+    /// Per series, whether the "might not be a counter" info was raised already.
+    pub(crate) counter_noted: Vec<bool>,
 }
 
 impl Operator for RangeOp<'_> {
@@ -245,6 +247,9 @@ impl Operator for RangeOp<'_> {
                 (t, at.unwrap_or(t) - offset)
             })
             .collect();
+        if self.counter_noted.len() != self.data.len() {
+            self.counter_noted = vec![false; self.data.len()];
+        }
         let mut batch: StepBatch = steps
             .iter()
             .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
@@ -317,7 +322,8 @@ impl Operator for RangeOp<'_> {
                                 })
                                 .collect();
                             let values = sliding::double_exponential_smoothing(&s.floats, &windows, &sf, &tf);
-                            let outs = values.into_iter().map(|v| v.map_or(RangeOutput::None, RangeOutput::Float));
+                            let outs =
+                                values.into_iter().map(|v| v.map_or(RangeOutput::None, RangeOutput::Float));
                             return Ok((outs.collect(), notes));
                         }
                     }
@@ -388,7 +394,10 @@ impl Operator for RangeOp<'_> {
                             }
                         }
                     }
-                    if produced_float && matches!(func, RangeFn::Rate | RangeFn::Increase) {
+                    let first_time = self.counter_noted.get(id).is_some_and(|noted| !noted);
+                    if produced_float && first_time && matches!(func, RangeFn::Rate | RangeFn::Increase) {
+                        // Annotations are a set: one note per series is enough.
+                        self.counter_noted[id] = true;
                         let name = self.data[id].labels.get(METRIC_NAME).unwrap_or("");
                         let counter_like =
                             ["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s));

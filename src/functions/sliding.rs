@@ -66,8 +66,16 @@ impl SlidingIndex {
     }
 
     /// `func` over the window `floats[a..b]` (non-empty) of the series this index was built for.
-    pub fn eval(&self, func: RangeFn, floats: &[FPoint], a: usize, b: usize, args: &RangeArgs) -> RangeOutput {
-        let (Some(&first), Some(&last)) = (floats.get(a), b.checked_sub(1).and_then(|l| floats.get(l))) else {
+    pub fn eval(
+        &self,
+        func: RangeFn,
+        floats: &[FPoint],
+        a: usize,
+        b: usize,
+        args: &RangeArgs,
+    ) -> RangeOutput {
+        let (Some(&first), Some(&last)) = (floats.get(a), b.checked_sub(1).and_then(|l| floats.get(l)))
+        else {
             return RangeOutput::None;
         };
         match func {
@@ -86,7 +94,8 @@ impl SlidingIndex {
             }
             RangeFn::Resets => RangeOutput::Float(self.resets_in(a, b).len() as f64),
             RangeFn::Changes => {
-                let n = self.changes.get(b - 1).copied().unwrap_or(0) - self.changes.get(a).copied().unwrap_or(0);
+                let n =
+                    self.changes.get(b - 1).copied().unwrap_or(0) - self.changes.get(a).copied().unwrap_or(0);
                 RangeOutput::Float(n as f64)
             }
             _ => RangeOutput::None,
@@ -109,7 +118,8 @@ pub fn double_exponential_smoothing(
     let live: Vec<usize> = (0..windows.len()).filter(|&k| windows[k].1 >= windows[k].0 + 2).collect();
     for lanes in live.chunks(LANES) {
         let (mut s0, mut s1, mut b) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
-        let (mut x_sf, mut x_tf, mut start, mut len) = ([0.5; LANES], [0.5; LANES], [0usize; LANES], [0usize; LANES]);
+        let (mut x_sf, mut x_tf, mut start, mut len) =
+            ([0.5; LANES], [0.5; LANES], [0usize; LANES], [0usize; LANES]);
         for (l, &k) in lanes.iter().enumerate() {
             let (a, e) = windows[k];
             let w = &floats[a..e];
@@ -124,14 +134,15 @@ pub fn double_exponential_smoothing(
         }
         let n = lanes.len();
         let common = len[..n].iter().copied().min().unwrap_or(0);
-        let step = |l: usize, i: usize, s0: &mut [f64; LANES], s1: &mut [f64; LANES], b: &mut [f64; LANES]| {
-            let v = floats[start[l] + i].f;
-            let x = x_sf[l] * v;
-            b[l] = x_tf[l] * (s1[l] - s0[l]) + (1.0 - x_tf[l]) * b[l];
-            let y = (1.0 - x_sf[l]) * (s1[l] + b[l]);
-            s0[l] = s1[l];
-            s1[l] = x + y;
-        };
+        let step =
+            |l: usize, i: usize, s0: &mut [f64; LANES], s1: &mut [f64; LANES], b: &mut [f64; LANES]| {
+                let v = floats[start[l] + i].f;
+                let x = x_sf[l] * v;
+                b[l] = x_tf[l] * (s1[l] - s0[l]) + (1.0 - x_tf[l]) * b[l];
+                let y = (1.0 - x_sf[l]) * (s1[l] + b[l]);
+                s0[l] = s1[l];
+                s1[l] = x + y;
+            };
         for i in 2..common {
             for l in 0..n {
                 step(l, i, &mut s0, &mut s1, &mut b);
