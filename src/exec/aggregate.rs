@@ -193,16 +193,8 @@ impl AggregateExec<'_> {
             match op {
                 AggregateOp::Sum => (value[g], comp[g]) = kahan_inc(f, value[g], comp[g]),
                 AggregateOp::Count => value[g] += 1.0,
-                AggregateOp::Min => {
-                    if value[g] > f || value[g].is_nan() {
-                        value[g] = f;
-                    }
-                }
-                AggregateOp::Max => {
-                    if value[g] < f || value[g].is_nan() {
-                        value[g] = f;
-                    }
-                }
+                AggregateOp::Min if value[g] > f || value[g].is_nan() => value[g] = f,
+                AggregateOp::Max if value[g] < f || value[g].is_nan() => value[g] = f,
                 _ => {}
             }
         }

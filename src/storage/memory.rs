@@ -714,6 +714,10 @@ fn partition_guess(ts: &[i64], target: i64, before: impl Fn(i64) -> bool) -> usi
     }
 }
 
+fn slice_st(st: &[i64], a: usize, b: usize) -> Vec<i64> {
+    if st.is_empty() || st[a..b].iter().all(|&x| x == 0) { Vec::new() } else { st[a..b].to_vec() }
+}
+
 #[cfg(test)]
 mod bounds_tests {
     use super::*;
@@ -731,8 +735,4 @@ mod bounds_tests {
             }
         }
     }
-}
-
-fn slice_st(st: &[i64], a: usize, b: usize) -> Vec<i64> {
-    if st.is_empty() || st[a..b].iter().all(|&x| x == 0) { Vec::new() } else { st[a..b].to_vec() }
 }
