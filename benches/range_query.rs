@@ -174,6 +174,9 @@ fn run_suite(c: &mut Criterion, suite: &str, store: &MemStorage, cases: Vec<Benc
 }
 
 fn range_query(c: &mut Criterion) {
+    if selected(benchmark::range_query_cases()).is_empty() {
+        return;
+    }
     let t0 = Instant::now();
     let store = match benchmark::range_query_data(benchmark::RANGE_QUERY_INTERVALS) {
         Ok(s) => s,
@@ -194,6 +197,9 @@ fn range_query(c: &mut Criterion) {
 }
 
 fn join_query(c: &mut Criterion) {
+    if selected(benchmark::join_cases()).is_empty() {
+        return;
+    }
     match benchmark::join_data(benchmark::JOIN_INSTANCES, benchmark::JOIN_INTERVALS) {
         Ok(store) => run_suite(c, "join_query", &store, benchmark::join_cases()),
         Err(e) => eprintln!("loading the join data failed: {e}"),
@@ -201,6 +207,9 @@ fn join_query(c: &mut Criterion) {
 }
 
 fn info_function(c: &mut Criterion) {
+    if selected(benchmark::info_cases()).is_empty() {
+        return;
+    }
     match benchmark::info_data() {
         Ok(store) => run_suite(c, "info_function", &store, benchmark::info_cases()),
         Err(e) => eprintln!("loading the info data failed: {e}"),
