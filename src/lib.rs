@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
+pub mod benchmark;
 pub mod datafile;
 pub mod engine;
 pub mod exec;

@@ -259,8 +259,48 @@ impl AggregateExec<'_> {
         self.ctx.annotate(Annotation::info(format!("ignored histogram in {name} aggregation"), span));
     }
 
+    /// `sum`/`count`/`min`/`max`/`group` of a step holding only floats: dense per-group columns
+    /// instead of a [`Group`] per group, with the same arithmetic in the same order.
+    fn float_step(&self, samples: &[Sample]) -> Vec<Sample> {
+        let op = self.op;
+        let n = self.n_groups;
+        let (mut seen, mut value, mut comp) = (vec![false; n], vec![0.0f64; n], vec![0.0f64; n]);
+        for s in samples {
+            let g = self.group_of[s.id as usize] as usize;
+            let f = s.f;
+            if !seen[g] {
+                seen[g] = true;
+                value[g] = match op {
+                    AggregateOp::Count | AggregateOp::Group => 1.0,
+                    _ => f,
+                };
+                continue;
+            }
+            match op {
+                AggregateOp::Sum => (value[g], comp[g]) = kahan_inc(f, value[g], comp[g]),
+                AggregateOp::Count => value[g] += 1.0,
+                AggregateOp::Min if value[g] > f || value[g].is_nan() => value[g] = f,
+                AggregateOp::Max if value[g] < f || value[g].is_nan() => value[g] = f,
+                _ => {}
+            }
+        }
+        (0..n)
+            .filter(|&g| seen[g])
+            .map(|g| {
+                Sample::float(g as u32, if op == AggregateOp::Sum { value[g] + comp[g] } else { value[g] })
+            })
+            .collect()
+    }
+
     fn aggregate_step(&self, samples: &[Sample], q: f64) -> Result<Vec<Sample>, EvalError> {
         let op = self.op;
+        if matches!(
+            op,
+            AggregateOp::Sum | AggregateOp::Count | AggregateOp::Min | AggregateOp::Max | AggregateOp::Group
+        ) && samples.iter().all(|s| s.h.is_none())
+        {
+            return Ok(self.float_step(samples));
+        }
         let mut groups = vec![Group::default(); self.n_groups];
         let in_meta = self.in_meta.as_ref();
         for s in samples {

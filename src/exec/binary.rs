@@ -196,7 +196,23 @@ struct State {
     sig_labels: Vec<Labels>,
     /// Output series of (many-side id, one-side id) pairs, `NONE` for a filled side.
     out_of: HashMap<(u32, u32), u32>,
+    /// The same pairs by first id (when not `NONE`): `(second id, output id)`, so the per-sample
+    /// lookup is an index and a scan of (almost always) one entry instead of a hash.
+    out_by_first: Vec<smallvec::SmallVec<[(u32, u32); 1]>>,
     meta: Arc<[SeriesMeta]>,
+}
+
+impl State {
+    /// The output series of the pair `(a, b)` (0 when the pair has none).
+    fn out_id(&self, a: u32, b: u32) -> u32 {
+        if a == NONE {
+            return self.out_of.get(&(a, b)).copied().unwrap_or(0);
+        }
+        self.out_by_first
+            .get(a as usize)
+            .and_then(|v| v.iter().find(|&&(x, _)| x == b))
+            .map_or(0, |&(_, id)| id)
+    }
 }
 
 impl<'a> VectorVectorOp<'a> {
@@ -302,13 +318,28 @@ impl<'a> VectorVectorOp<'a> {
                 }
             }
         }
-        self.state =
-            Some(State { lhs_meta, rhs_meta, lhs_sig, rhs_sig, sig_labels, out_of, meta: table.finish() });
+        let mut out_by_first: Vec<smallvec::SmallVec<[(u32, u32); 1]>> =
+            vec![smallvec::SmallVec::new(); lhs_meta.len().max(rhs_meta.len())];
+        for (&(a, b), &id) in &out_of {
+            if let Some(v) = out_by_first.get_mut(a as usize) {
+                v.push((b, id));
+            }
+        }
+        self.state = Some(State {
+            lhs_meta,
+            rhs_meta,
+            lhs_sig,
+            rhs_sig,
+            sig_labels,
+            out_of,
+            out_by_first,
+            meta: table.finish(),
+        });
         Ok(())
     }
 
     fn set_step(&self, st: &State, l: Vec<Sample>, r: Vec<Sample>) -> Vec<Sample> {
-        let out = |k: (u32, u32)| st.out_of.get(&k).copied().unwrap_or(0);
+        let out = |(a, b): (u32, u32)| st.out_id(a, b);
         match self.op {
             BinaryOp::And | BinaryOp::Unless => {
                 let rsigs: HashSet<u32> = r.iter().map(|s| st.rhs_sig[s.id as usize]).collect();
@@ -433,7 +464,7 @@ impl<'a> VectorVectorOp<'a> {
                 value = if keep { 1.0 } else { 0.0 };
                 hvalue = None;
             }
-            let id = st.out_of.get(&(ms.0, os.0)).copied().unwrap_or(0);
+            let id = st.out_id(ms.0, os.0);
             if m.card == Cardinality::OneToOne {
                 if std::mem::replace(&mut matched_one[sig as usize], true) {
                     return Err(EvalError::msg(

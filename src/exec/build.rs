@@ -198,6 +198,9 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             use_start_timestamps: ctx.use_start_timestamps,
             meta: None,
             next_step: 0,
+            sliding: Vec::new(),
+            limit_cursors: Vec::new(),
+            counter_noted: Vec::new(),
         }));
     }
     let arg = |i: usize| -> Result<BoxOp<'a>, EvalError> {

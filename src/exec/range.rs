@@ -10,6 +10,7 @@ use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
 };
+use crate::functions::sliding::{self, Cursor, SlidingIndex};
 use crate::functions::{RangeArgs, RangeFn, RangeOutput, StartTimestamps};
 use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, Series};
 use crate::parser::Span;
@@ -179,6 +180,13 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) use_start_timestamps: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
+    /// Per series, the sliding-window index of a float-only series when the function slides
+    /// (see `functions::sliding`); empty otherwise.
+    pub(crate) sliding: Vec<Option<SlidingIndex>>,
+    /// Per series, cursors for the window of each batch's first step (the sample-limit check).
+    pub(crate) limit_cursors: Vec<[Cursor; 4]>,
+    /// Per series, whether the "might not be a counter" info was raised already.
+    pub(crate) counter_noted: Vec<bool>,
 }
 
 impl Operator for RangeOp<'_> {
@@ -195,6 +203,22 @@ impl Operator for RangeOp<'_> {
         if self.use_start_timestamps && st_fn {
             self.sts = sts;
             self.hsts = hsts;
+        }
+        let (_, _, anchored, smoothed) = self.source.extension(self.ctx.lookback);
+        if let RangeKind::Func(f) = self.kind
+            && sliding::slides(f)
+            && !anchored
+            && !smoothed
+        {
+            self.sliding = self
+                .data
+                .iter()
+                .enumerate()
+                .map(|(id, s)| {
+                    let no_st = self.sts.get(id).is_none_or(|v| v.is_empty());
+                    (s.histograms.is_empty() && no_st).then(|| SlidingIndex::new(f, &s.floats))
+                })
+                .collect();
         }
         let delayed = self.ctx.delayed_name_removal;
         let out: Arc<[SeriesMeta]> = match self.kind {
@@ -243,8 +267,13 @@ impl Operator for RangeOp<'_> {
                 (t, at.unwrap_or(t) - offset)
             })
             .collect();
-        let mut batch: StepBatch =
-            steps.iter().map(|&(t, _)| StepVector { t, samples: Vec::new() }).collect();
+        if self.counter_noted.len() != self.data.len() {
+            self.counter_noted = vec![false; self.data.len()];
+        }
+        let mut batch: StepBatch = steps
+            .iter()
+            .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
+            .collect();
         match self.kind {
             RangeKind::Absent => {
                 for (k, &(_, ref_t)) in steps.iter().enumerate() {
@@ -261,12 +290,22 @@ impl Operator for RangeOp<'_> {
                 let work: usize =
                     self.data.iter().map(|s| s.floats.len() + s.histograms.len()).sum::<usize>()
                         * steps.len();
+                if self.limit_cursors.len() != self.data.len() {
+                    self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
+                }
+                let (lo_t, hi_t) = (steps[0].1 - range, steps[0].1);
                 let window_samples: i64 = self
                     .data
                     .iter()
-                    .map(|s| {
-                        let (f, h) = window(s, steps[0].1 - range, steps[0].1);
-                        (f.len() + h.len()) as i64
+                    .zip(self.limit_cursors.iter_mut())
+                    .map(|(s, c)| {
+                        let f = c[1].seek(&s.floats, |p| p.t, hi_t) - c[0].seek(&s.floats, |p| p.t, lo_t);
+                        let h = if s.histograms.is_empty() {
+                            0
+                        } else {
+                            c[3].seek(&s.histograms, |p| p.t, hi_t) - c[2].seek(&s.histograms, |p| p.t, lo_t)
+                        };
+                        (f + h) as i64
                     })
                     .sum();
                 self.ctx.limits.add(window_samples)?;
@@ -275,20 +314,55 @@ impl Operator for RangeOp<'_> {
                 let data = &self.data;
                 let all_sts = &self.sts;
                 let all_hsts = &self.hsts;
+                let all_sliding = &self.sliding;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
                     let series_sts: &[i64] = all_sts.get(id).map_or(&[], |v| v.as_slice());
                     let series_hsts: &[i64] = all_hsts.get(id).map_or(&[], |v| v.as_slice());
+                    let sliding_ix = all_sliding.get(id).and_then(Option::as_ref);
                     let name = s.labels.get(METRIC_NAME).unwrap_or("");
                     let mut notes = Vec::new();
                     let mut out = Vec::with_capacity(steps.len());
+                    // Window bounds move forward with the steps: cursors instead of searches.
+                    let (mut fa, mut fb, mut ha, mut hb) =
+                        (Cursor::default(), Cursor::default(), Cursor::default(), Cursor::default());
+                    if func == RangeFn::DoubleExponentialSmoothing
+                        && s.histograms.is_empty()
+                        && ext_lo == 0
+                        && ext_hi == 0
+                    {
+                        let arg = |i: usize, k: usize| scalars.get(i).map_or(f64::NAN, |v| v[k]);
+                        let sf: Vec<f64> = (0..steps.len()).map(|k| arg(0, k)).collect();
+                        let tf: Vec<f64> = (0..steps.len()).map(|k| arg(1, k)).collect();
+                        let valid = |x: &f64| *x > 0.0 && *x < 1.0;
+                        if sf.iter().all(valid) && tf.iter().all(valid) {
+                            let windows: Vec<(usize, usize)> = steps
+                                .iter()
+                                .map(|&(_, ref_t)| {
+                                    let a = fa.seek(&s.floats, |p| p.t, ref_t - range);
+                                    (a, fb.seek(&s.floats, |p| p.t, ref_t).max(a))
+                                })
+                                .collect();
+                            let values = sliding::double_exponential_smoothing(&s.floats, &windows, &sf, &tf);
+                            let outs =
+                                values.into_iter().map(|v| v.map_or(RangeOutput::None, RangeOutput::Float));
+                            return Ok((outs.collect(), notes));
+                        }
+                    }
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
                         let (lo_t, hi_t) = (ref_t - range - ext_lo, ref_t + ext_hi);
-                        let (f, h) = window(s, lo_t, hi_t);
+                        let a = fa.seek(&s.floats, |p| p.t, lo_t);
+                        let b = fb.seek(&s.floats, |p| p.t, hi_t).max(a);
+                        let (f, h) = if s.histograms.is_empty() {
+                            (&s.floats[a..b], &s.histograms[..])
+                        } else {
+                            let x = ha.seek(&s.histograms, |p| p.t, lo_t);
+                            let y = hb.seek(&s.histograms, |p| p.t, hi_t).max(x);
+                            (&s.floats[a..b], &s.histograms[x..y])
+                        };
                         let st: &[i64] = if series_sts.is_empty() {
                             &[]
                         } else {
-                            let a = s.floats.partition_point(|p| p.t <= lo_t);
                             series_sts.get(a..a + f.len()).unwrap_or(&[])
                         };
                         let hst: &[i64] = if series_hsts.is_empty() {
@@ -312,6 +386,10 @@ impl Operator for RangeOp<'_> {
                             anchored,
                             smoothed,
                         };
+                        if let Some(ix) = sliding_ix {
+                            out.push(ix.eval(func, &s.floats, a, b, &args));
+                            continue;
+                        }
                         match func.eval_with_st(f, h, window_sts, &args, name, &mut notes) {
                             Ok(v) => out.push(v),
                             Err(e) => return Err(e),
@@ -345,7 +423,10 @@ impl Operator for RangeOp<'_> {
                             }
                         }
                     }
-                    if produced_float && matches!(func, RangeFn::Rate | RangeFn::Increase) {
+                    let first_time = self.counter_noted.get(id).is_some_and(|noted| !noted);
+                    if produced_float && first_time && matches!(func, RangeFn::Rate | RangeFn::Increase) {
+                        // Annotations are a set: one note per series is enough.
+                        self.counter_noted[id] = true;
                         let name = self.data[id].labels.get(METRIC_NAME).unwrap_or("");
                         let counter_like =
                             ["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s));

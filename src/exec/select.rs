@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::exec::{
     EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end,
 };
+use crate::functions::sliding::Cursor;
 use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint, Series, is_stale_nan};
 use crate::plan::Selector;
 use crate::storage::SelectHints;
@@ -118,6 +119,8 @@ pub(crate) struct VectorSelectorOp<'a> {
     pub(crate) hsts: Vec<Vec<i64>>,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
+    /// Per series, positions in its floats and histograms that follow the steps forward.
+    cursors: Vec<(Cursor, Cursor)>,
 }
 
 impl<'a> VectorSelectorOp<'a> {
@@ -132,6 +135,7 @@ impl<'a> VectorSelectorOp<'a> {
             hsts: Vec::new(),
             meta: None,
             next_step: 0,
+            cursors: Vec::new(),
         }
     }
 }
@@ -145,6 +149,18 @@ pub(crate) fn latest(
 ) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
     let fi = s.floats.partition_point(|p| p.t <= ref_t);
     let hi = s.histograms.partition_point(|p| p.t <= ref_t);
+    latest_before(s, fi, hi, ref_t, lookback)
+}
+
+/// [`latest`] when the numbers of floats (`fi`) and histograms (`hi`) at or before `ref_t` are
+/// known.
+fn latest_before(
+    s: &Series,
+    fi: usize,
+    hi: usize,
+    ref_t: i64,
+    lookback: i64,
+) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
     let f = if fi > 0 { Some(s.floats[fi - 1]) } else { None };
     let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
     let lo = ref_t - lookback;
@@ -272,42 +288,58 @@ impl Operator for VectorSelectorOp<'_> {
         }
         self.ctx.limits.check()?;
         let hi = batch_end(self.next_step, n);
-        let mut batch = Vec::with_capacity(hi - self.next_step);
-        for i in self.next_step..hi {
-            let t = self.grid.time(i);
-            let ref_t = self.sel.at.unwrap_or(t) - self.sel.offset;
-            let mut samples = Vec::new();
-            if self.sel.smoothed {
+        let steps: Vec<(i64, i64)> = (self.next_step..hi)
+            .map(|i| {
+                let t = self.grid.time(i);
+                (t, self.sel.at.unwrap_or(t) - self.sel.offset)
+            })
+            .collect();
+        if self.sel.smoothed {
+            let mut batch = Vec::with_capacity(steps.len());
+            for &(t, ref_t) in &steps {
+                let mut samples = Vec::new();
                 for (id, s) in self.data.iter().enumerate() {
                     if let Some((f, h)) = self.smoothed_value(s, ref_t) {
                         samples.push(Sample { id: id as u32, f, h });
                     }
                 }
                 batch.push(StepVector { t, samples });
-                continue;
             }
-            for (id, s) in self.data.iter().enumerate() {
-                if let Some((st, f, h)) = latest(s, ref_t, self.ctx.lookback) {
-                    samples.push(match self.mode {
-                        SelectMode::Value => Sample { id: id as u32, f, h },
-                        SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),
-                        SelectMode::StartTimestamp => {
-                            let found = if h.is_some() {
-                                let i = s.histograms.partition_point(|p| p.t < st);
-                                self.hsts.get(id).and_then(|v| v.get(i))
-                            } else {
-                                let i = s.floats.partition_point(|p| p.t < st);
-                                self.sts.get(id).and_then(|v| v.get(i))
-                            };
-                            match found {
-                                Some(&start) => Sample::float(id as u32, start as f64 / 1000.0),
-                                None => continue,
-                            }
+            self.next_step = hi;
+            return Ok(Some(batch));
+        }
+        if self.cursors.len() != self.data.len() {
+            self.cursors = vec![(Cursor::default(), Cursor::default()); self.data.len()];
+        }
+        let mut batch: StepBatch = steps
+            .iter()
+            .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
+            .collect();
+        // Series by series, so each series' points are read in order (one stream at a time);
+        // every step still receives its samples in ascending series id.
+        for (id, (s, (cf, ch))) in self.data.iter().zip(self.cursors.iter_mut()).enumerate() {
+            for (step, &(_, ref_t)) in batch.iter_mut().zip(&steps) {
+                let fi = cf.seek(&s.floats, |p| p.t, ref_t);
+                let hi = if s.histograms.is_empty() { 0 } else { ch.seek(&s.histograms, |p| p.t, ref_t) };
+                let Some((st, f, h)) = latest_before(s, fi, hi, ref_t, self.ctx.lookback) else { continue };
+                step.samples.push(match self.mode {
+                    SelectMode::Value => Sample { id: id as u32, f, h },
+                    SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),
+                    SelectMode::StartTimestamp => {
+                        let found = if h.is_some() {
+                            let i = s.histograms.partition_point(|p| p.t < st);
+                            self.hsts.get(id).and_then(|v| v.get(i))
+                        } else {
+                            let i = s.floats.partition_point(|p| p.t < st);
+                            self.sts.get(id).and_then(|v| v.get(i))
+                        };
+                        match found {
+                            Some(&start) => Sample::float(id as u32, start as f64 / 1000.0),
+                            None => continue,
                         }
-                    });
-                }
+                    }
+                });
             }
-            batch.push(StepVector { t, samples });
         }
         self.next_step = hi;
         Ok(Some(batch))

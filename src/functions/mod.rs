@@ -12,6 +12,7 @@ mod histogram_range;
 mod histogram_trim;
 mod quantile;
 mod range;
+pub(crate) mod sliding;
 
 pub use crate::model::kahan_inc;
 pub use binop::{btos, scalar_binop, vector_elem_binop};

@@ -541,12 +541,30 @@ fn extrapolated_rate(
             }
         }
     }
+    let st0 = sts.first().copied().unwrap_or(0);
+    extrapolate(first, last, n_minus_one, result, st0, args, is_counter, is_rate)
+}
+
+/// The extrapolation step of `rate`/`increase`/`delta` over a float window (Prometheus's
+/// `extrapolatedRate` after the reset scan): `result` is `last - first` plus the counter-reset
+/// corrections, `n_minus_one` the number of intervals in the window, `st0` the first point's
+/// start timestamp (0 when unknown).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolate(
+    first: FPoint,
+    last: FPoint,
+    n_minus_one: usize,
+    mut result: f64,
+    st0: i64,
+    args: &RangeArgs,
+    is_counter: bool,
+    is_rate: bool,
+) -> RangeOutput {
     let mut duration_to_start = (first.t - args.range_start) as f64 / 1000.0;
     let mut duration_to_end = (args.range_end - last.t) as f64 / 1000.0;
     let mut sampled_interval = (last.t - first.t) as f64 / 1000.0;
     let avg_between = if n_minus_one > 0 { sampled_interval / n_minus_one as f64 } else { 0.0 };
     let threshold = avg_between * 1.1;
-    let st0 = sts.first().copied().unwrap_or(0);
     if is_counter && st0 != 0 && st0 > args.range_start && st0 < first.t {
         duration_to_start = 0.0;
         sampled_interval = (last.t - st0) as f64 / 1000.0;
