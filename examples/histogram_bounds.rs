@@ -266,10 +266,7 @@ fn query(url: &str, expr: &str) -> Result<(String, Vec<Json>), String> {
         .call()
         .map_err(|e| format!("query {expr}: {e}"))?;
     let mut body = String::new();
-    resp.body_mut()
-        .as_reader()
-        .read_to_string(&mut body)
-        .map_err(|e| format!("query {expr}: {e}"))?;
+    resp.body_mut().as_reader().read_to_string(&mut body).map_err(|e| format!("query {expr}: {e}"))?;
     let json: Json = serde_json::from_str(&body).map_err(|e| format!("query {expr}: {e}"))?;
     let buckets = json["data"]["result"][0]["histogram"][1]["buckets"]
         .as_array()
@@ -308,7 +305,12 @@ fn match_buckets(spec: &Spec, buckets: &[Json]) -> Result<Vec<Measured>, String>
 fn specs() -> Vec<Spec> {
     let mut out = Vec::new();
     for s in 0..=8 {
-        out.push(Spec { name: format!("frac{s}"), schema: s, negative: vec![], positive: (0..1 << s).collect() });
+        out.push(Spec {
+            name: format!("frac{s}"),
+            schema: s,
+            negative: vec![],
+            positive: (0..1 << s).collect(),
+        });
     }
     for s in [-4, -2, -1, 0, 1, 3, 5, 8] {
         // Index of the first bucket whose upper bound is 2^e, and the buckets per power of two.

@@ -26,11 +26,9 @@ fn check(sign: &str, schema: i32, index: i64, lower: f64, upper: f64) -> Option<
 
 #[test]
 fn bounds_measured_from_prometheus() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/histogram-bounds/cases.txt"
-    ))
-    .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/histogram-bounds/cases.txt"))
+            .unwrap();
     let mut cases = 0;
     let mut failures = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
