@@ -90,7 +90,7 @@ fn run() -> Result<(), String> {
         .output()
         .map_err(|e| format!("{}: {e}", prometheus.display()))?;
     let version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or("").to_string()
-        + &String::from_utf8_lossy(&version.stderr).lines().next().unwrap_or("").to_string();
+        + String::from_utf8_lossy(&version.stderr).lines().next().unwrap_or("");
     let (server, url) = start(&prometheus)?;
 
     let specs = specs();
