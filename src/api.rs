@@ -28,7 +28,9 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{FloatHistogram, Labels, Value, format_api_float, format_api_timestamp};
+use crate::model::{
+    FloatHistogram, Labels, Value, exponential_bound, format_api_float, format_api_timestamp,
+};
 
 /// A JSON string literal, escaped as Go's `encoding/json` (HTML-safe) does.
 fn json_string(out: &mut String, s: &str) {
@@ -83,25 +85,6 @@ fn float_json(out: &mut String, v: f64) {
     out.push('"');
 }
 
-/// The upper bound of exponential bucket `idx` of `schema`.
-fn exp_bound(idx: i32, schema: i32) -> f64 {
-    if schema <= 0 {
-        let exp = i64::from(idx) << (-schema).min(62);
-        if exp >= 1024 {
-            return f64::MAX;
-        }
-        return 2f64.powi(i32::try_from(exp).unwrap_or(i32::MIN));
-    }
-    let per = 1i32 << schema.min(8);
-    let frac_idx = idx.rem_euclid(per);
-    let exp = idx.div_euclid(per) + 1;
-    let frac = 2f64.powf(f64::from(frac_idx) / f64::from(per)) / 2.0;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    frac * 2f64.powi(exp)
-}
-
 /// One bucket of the API's histogram form: boundary rule, lower, upper, count.
 struct Bucket {
     rule: u8,
@@ -143,21 +126,21 @@ fn buckets(h: &FloatHistogram) -> Vec<Bucket> {
     }
     let zt = h.zero_threshold;
     for (idx, c) in indexed(&h.negative_spans, &h.negative_buckets).into_iter().rev() {
-        let mut upper = -exp_bound(idx.saturating_sub(1), h.schema);
+        let mut upper = -exponential_bound(i64::from(idx) - 1, h.schema);
         if upper < 0.0 && upper > -zt {
             upper = -zt;
         }
-        out.push(Bucket { rule: 1, lower: -exp_bound(idx, h.schema), upper, count: c });
+        out.push(Bucket { rule: 1, lower: -exponential_bound(i64::from(idx), h.schema), upper, count: c });
     }
     if h.zero_count > 0.0 {
         out.push(Bucket { rule: 3, lower: -zt, upper: zt, count: h.zero_count });
     }
     for (idx, c) in indexed(&h.positive_spans, &h.positive_buckets) {
-        let mut lower = exp_bound(idx.saturating_sub(1), h.schema);
+        let mut lower = exponential_bound(i64::from(idx) - 1, h.schema);
         if lower > 0.0 && lower < zt {
             lower = zt;
         }
-        out.push(Bucket { rule: 0, lower, upper: exp_bound(idx, h.schema), count: c });
+        out.push(Bucket { rule: 0, lower, upper: exponential_bound(i64::from(idx), h.schema), count: c });
     }
     out
 }

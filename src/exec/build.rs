@@ -275,7 +275,9 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             Box::new(SortOp { child: arg(0)?, by, meta: None })
         }
         "label_replace" | "label_join" => {
-            let rule = Relabel::new(name, &strings(&c.args[1..]))?;
+            let utf8: Vec<bool> =
+                c.args[1..].iter().map(|a| !matches!(a, Node::String(s) if !s.is_utf8())).collect();
+            let rule = Relabel::new(name, &strings(&c.args[1..]), &utf8)?;
             Box::new(RelabelOp { child: arg(0)?, rule, mapping: Vec::new(), meta: None })
         }
         "info" => {

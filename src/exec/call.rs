@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped, valid_label_name};
+use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
 use crate::functions::{
@@ -247,14 +247,18 @@ pub(crate) enum Relabel {
 }
 
 impl Relabel {
-    /// Builds the rule, checking names and the regex with Prometheus's messages.
-    pub(crate) fn new(func: &str, strings: &[String]) -> Result<Relabel, EvalError> {
+    /// Builds the rule, checking names and the regex with Prometheus's messages. `utf8[i]` tells
+    /// whether the literal `strings[i]` was valid UTF-8: a label name is valid when it is non-empty
+    /// UTF-8 (Go's check on the raw bytes), so invalid bytes make it invalid, while a U+FFFD written
+    /// as such (`"\ufffd"`) is an ordinary character.
+    pub(crate) fn new(func: &str, strings: &[String], utf8: &[bool]) -> Result<Relabel, EvalError> {
+        let valid = |i: usize| !strings[i].is_empty() && utf8.get(i).copied().unwrap_or(true);
         if func == "label_replace" {
             let (dst, replacement, src, regex) = (&strings[0], &strings[1], &strings[2], &strings[3]);
             let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
                 EvalError::msg(format!("invalid regular expression in label_replace(): {regex}"))
             })?;
-            if !valid_label_name(dst) {
+            if !valid(0) {
                 return Err(EvalError::msg(format!(
                     "invalid destination label name in label_replace(): {dst}"
                 )));
@@ -267,12 +271,12 @@ impl Relabel {
             })
         } else {
             let (dst, separator) = (&strings[0], &strings[1]);
-            for src in &strings[2..] {
-                if !valid_label_name(src) {
+            for (i, src) in strings.iter().enumerate().skip(2) {
+                if !valid(i) {
                     return Err(EvalError::msg(format!("invalid source label name in label_join(): {src}")));
                 }
             }
-            if !valid_label_name(dst) {
+            if !valid(0) {
                 return Err(EvalError::msg(format!("invalid destination label name in label_join(): {dst}")));
             }
             Ok(Relabel::Join { dst: dst.clone(), separator: separator.clone(), srcs: strings[2..].to_vec() })

@@ -60,12 +60,6 @@ pub(crate) fn signature(labels: &Labels, on: bool, names: &[String]) -> Labels {
     labels.match_labels(on, names)
 }
 
-/// Whether `name` is a valid label name (any non-empty UTF-8 string, as in Prometheus 3).
-pub(crate) fn valid_label_name(name: &str) -> bool {
-    // Invalid UTF-8 in a PromQL string literal reaches us as U+FFFD.
-    !name.is_empty() && !name.contains('\u{FFFD}')
-}
-
 /// Expands `template` as Go's `Regexp.ExpandString` does: `$1`, `${1}`, `$name`, `${name}`, and
 /// `$$` for a literal dollar sign.
 pub(crate) fn expand_template(re: &Regex, template: &str, caps: &regex::Captures<'_>) -> String {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::gomath;
-use crate::model::{CounterResetHint, FloatHistogram};
+use crate::model::{CounterResetHint, FloatHistogram, exponential_bound};
 use crate::parser::BinaryOp;
 
 /// `h * factor` (Prometheus's `FloatHistogram.Mul`).
@@ -138,11 +138,6 @@ pub fn hist_binop(
     }
 }
 
-/// The upper bound of bucket `idx` of an exponential schema (Prometheus's `getBound`).
-fn exponential_bound(idx: i32, schema: i32) -> f64 {
-    crate::model::exponential_bound(i64::from(idx), schema)
-}
-
 /// The populated buckets of one side as `(index, count)`.
 fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
     let mut out = Vec::with_capacity(counts.len());
@@ -178,7 +173,7 @@ pub fn hist_string(h: &FloatHistogram) -> String {
                 h.custom_values.get(i as usize).copied().unwrap_or(f64::INFINITY)
             }
         } else {
-            exponential_bound(i, h.schema)
+            exponential_bound(i64::from(i), h.schema)
         }
     };
     let neg = bucket_indices(&h.negative_spans, &h.negative_buckets);
@@ -231,17 +226,17 @@ fn all_buckets(h: &FloatHistogram) -> Vec<HBucket> {
     // Buckets reaching into the zero bucket end at its edge.
     let zt = h.zero_threshold;
     for &(i, c) in bucket_indices(&h.negative_spans, &h.negative_buckets).iter().rev() {
-        let upper = -exponential_bound(i - 1, h.schema);
+        let upper = -exponential_bound(i64::from(i) - 1, h.schema);
         let upper = if upper < 0.0 && upper > -zt { -zt } else { upper };
-        out.push(HBucket { lower: -exponential_bound(i, h.schema), upper, count: c });
+        out.push(HBucket { lower: -exponential_bound(i64::from(i), h.schema), upper, count: c });
     }
     if h.zero_count > 0.0 {
         out.push(HBucket { lower: -zt, upper: zt, count: h.zero_count });
     }
     for (i, c) in bucket_indices(&h.positive_spans, &h.positive_buckets) {
-        let lower = exponential_bound(i - 1, h.schema);
+        let lower = exponential_bound(i64::from(i) - 1, h.schema);
         let lower = if lower > 0.0 && lower < zt { zt } else { lower };
-        out.push(HBucket { lower, upper: exponential_bound(i, h.schema), count: c });
+        out.push(HBucket { lower, upper: exponential_bound(i64::from(i), h.schema), count: c });
     }
     out
 }

@@ -8,7 +8,7 @@ mod matcher;
 mod stale;
 mod value;
 
-pub(crate) use histogram::exponential_bound;
+pub use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
     EXPONENTIAL_SCHEMA_MIN, FloatHistogram, HistogramError,

@@ -2,6 +2,7 @@
 //! reconciling schemas (the finer one is reduced), zero buckets (the wider one wins) and custom
 //! bucket bounds (their intersection is used).
 
+use super::bounds::exponential_bound;
 use super::layout::{self, Run};
 use super::{Combined, CounterResetHint, FloatHistogram, HistogramError};
 use crate::model::kahan_inc;
@@ -305,67 +306,10 @@ fn is_exponential_schema(schema: i32) -> bool {
     (super::EXPONENTIAL_SCHEMA_MIN..=super::EXPONENTIAL_SCHEMA_MAX).contains(&schema)
 }
 
-/// The upper bound of bucket `index` in an exponential `schema`: `2^(index / 2^schema)`, with the
-/// last finite bucket ending at `f64::MAX` rather than `+Inf`.
-pub(crate) fn exponential_bound(index: i64, schema: i32) -> f64 {
-    if schema < 0 {
-        let shift = u32::try_from(-i64::from(schema)).unwrap_or(u32::MAX).min(63);
-        let exp = index.checked_shl(shift).filter(|e| (e >> shift) == index).unwrap_or(if index < 0 {
-            i64::MIN
-        } else {
-            i64::MAX
-        });
-        if exp == 1024 {
-            return f64::MAX;
-        }
-        return ldexp(1.0, exp);
-    }
-    let schema = schema.min(62) as u32;
-    let frac_index = index & ((1i64 << schema) - 1);
-    let frac = (frac_index as f64 / (1u64 << schema) as f64).exp2() / 2.0;
-    let exp = (index >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    ldexp(frac, exp)
-}
-
-/// `frac · 2^exp`, rounding once (also into the subnormal range).
-fn ldexp(frac: f64, exp: i64) -> f64 {
-    let pow2 = |e: i64| f64::from_bits(((e + 1023) as u64) << 52);
-    let mut v = frac;
-    let mut e = exp.clamp(-2200, 2200);
-    while e > 1023 {
-        v *= pow2(1023);
-        e -= 1023;
-    }
-    while e < -1022 {
-        if e < -1022 - 52 {
-            v *= pow2(-1022);
-            e += 1022;
-        } else {
-            // Last step: scale into range in one multiplication so rounding happens once.
-            return v * pow2(e + 52) * pow2(-52);
-        }
-    }
-    v * pow2(e)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::BucketSpan;
-
-    #[test]
-    fn bounds() {
-        assert_eq!(exponential_bound(0, 0), 1.0);
-        assert_eq!(exponential_bound(1, 0), 2.0);
-        assert_eq!(exponential_bound(-1, 0), 0.5);
-        assert_eq!(exponential_bound(1, 1), std::f64::consts::SQRT_2);
-        assert_eq!(exponential_bound(1, -1), 4.0);
-        assert_eq!(exponential_bound(1024, 0), f64::MAX);
-        assert_eq!(ldexp(1.0, -1074), f64::from_bits(1));
-    }
 
     #[test]
     fn add_reduces_to_the_coarser_schema() {

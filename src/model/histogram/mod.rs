@@ -4,12 +4,13 @@
 //! evaluation can follow upstream rule for rule. Buckets are sparse: the populated bucket indices
 //! are described by a list of [`BucketSpan`]s, and the bucket counts are listed in index order.
 
+mod bounds;
 mod combine;
 mod kahan;
 mod layout;
 mod reset;
 
-pub(crate) use combine::exponential_bound;
+pub use bounds::exponential_bound;
 
 /// What is known about a counter reset at a histogram sample (or that it is a gauge histogram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
