@@ -4,7 +4,7 @@
 //! The compensation terms live in a second histogram with the same layout as the running sum;
 //! callers add it to the sum once at the end.
 
-use super::combine::exponential_bound;
+use super::bounds::exponential_bound;
 use super::layout;
 use super::{BucketSpan, Combined, FloatHistogram, HistogramError};
 use crate::model::kahan_inc;

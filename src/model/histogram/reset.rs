@@ -1,7 +1,7 @@
 //! Counter-reset detection between two consecutive samples of a histogram counter, as
 //! Prometheus's `FloatHistogram.DetectReset` decides it, and copying to a coarser schema.
 
-use super::combine::exponential_bound;
+use super::bounds::exponential_bound;
 use super::layout;
 use super::{CounterResetHint, FloatHistogram};
 
