@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::range::{Note, RangeArgs, RangeOutput, START_TIME_OVERLAP, is_st_reset};
-use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint, HistogramError};
+use crate::model::{Combined, CounterResetHint, FPoint, FloatHistogram, HPoint, HistogramError};
 
 pub(super) fn mixed_floats(name: &str) -> Note {
     (true, format!("encountered a mix of histograms and floats for metric name {name:?}"))
@@ -46,26 +46,25 @@ fn push_once(notes: &mut Vec<Note>, n: Note) {
 
 /// `base += other`, noting reconciled bounds; false (with a warning) on mixed schemas.
 fn add_noted(base: &mut FloatHistogram, other: &FloatHistogram, name: &str, notes: &mut Vec<Note>) -> bool {
-    match base.add(other) {
-        Ok(c) => {
-            if c.custom_bounds_reconciled {
-                push_once(notes, reconciled("addition"));
-            }
-            true
-        }
-        Err(_) => {
-            push_once(notes, mixed_schemas(name));
-            false
-        }
-    }
+    noted(base.add(other), "addition", name, notes)
 }
 
 /// `base -= other`, noting reconciled bounds; false (with a warning) on mixed schemas.
 fn sub_noted(base: &mut FloatHistogram, other: &FloatHistogram, name: &str, notes: &mut Vec<Note>) -> bool {
-    match base.sub(other) {
+    noted(base.sub(other), "subtraction", name, notes)
+}
+
+/// Notes what combining two histograms (the `operation`) reported; false on mixed schemas.
+fn noted(
+    outcome: Result<Combined, HistogramError>,
+    operation: &str,
+    name: &str,
+    notes: &mut Vec<Note>,
+) -> bool {
+    match outcome {
         Ok(c) => {
             if c.custom_bounds_reconciled {
-                push_once(notes, reconciled("subtraction"));
+                push_once(notes, reconciled(operation));
             }
             true
         }

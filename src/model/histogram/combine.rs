@@ -285,7 +285,8 @@ fn bounds_match(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
+/// The bounds `a` and `b` share, both sorted ascending.
+pub(super) fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     while i < a.len() && j < b.len() {

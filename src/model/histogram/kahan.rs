@@ -5,6 +5,7 @@
 //! callers add it to the sum once at the end.
 
 use super::bounds::exponential_bound;
+use super::combine::intersect_bounds;
 use super::layout;
 use super::{BucketSpan, Combined, FloatHistogram, HistogramError};
 use crate::model::kahan_inc;
@@ -50,7 +51,7 @@ impl FloatHistogram {
                 );
             } else {
                 result.custom_bounds_reconciled = true;
-                let shared = intersect(&self.custom_values, &other.custom_values);
+                let shared = intersect_bounds(&self.custom_values, &other.custom_values);
                 (self.positive_spans, self.positive_buckets, c.positive_buckets) =
                     add_with_mismatched_bounds(self, Some(&c.positive_buckets), other, &shared);
                 self.custom_values = shared.clone();
@@ -387,22 +388,6 @@ fn kahan_reduce_resolution(
         }
     }
     from_pair_runs(runs)
-}
-
-fn intersect(a: &[f64], b: &[f64]) -> Vec<f64> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        if a[i] == b[j] {
-            out.push(a[i]);
-            i += 1;
-            j += 1;
-        } else if a[i] < b[j] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    out
 }
 
 /// Custom-bucket histograms with different bounds, mapped onto the `shared` bounds with
