@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::exec::labels_ops::{drop_metadata, name_dropped};
+use crate::exec::labels_ops::name_dropped;
 use crate::exec::scalar::scalar_values;
 use crate::exec::select::load_with_all_st;
 use crate::exec::{
@@ -225,18 +225,9 @@ impl Operator for RangeOp<'_> {
             RangeKind::Absent => Arc::from(vec![SeriesMeta::new(self.absent_labels.clone())]),
             RangeKind::Func(f) => meta
                 .iter()
-                .map(|m| {
-                    if f.keeps_name() && !m.drop_name {
-                        m.clone()
-                    } else if delayed {
-                        SeriesMeta { labels: m.labels.clone(), drop_name: true }
-                    } else {
-                        SeriesMeta { labels: drop_metadata(&m.labels), drop_name: false }
-                    }
-                })
+                .map(|m| if f.keeps_name() && !m.drop_name { m.clone() } else { name_dropped(m, delayed) })
                 .collect(),
         };
-        let _ = name_dropped;
         self.meta = Some(out.clone());
         Ok(out)
     }
