@@ -14,45 +14,17 @@
 //! * `FERROPROM_BENCH_FILTER=text`: only cases whose expression contains `text`.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferroprom::benchmark::{self, BenchCase, CountingAlloc};
 use ferroprom::engine::Engine;
-use ferroprom::model::{Matcher, Value};
-use ferroprom::storage::{MemStorage, SelectHints, SeriesData, Storage, StorageError};
+use ferroprom::model::Value;
+use ferroprom::storage::{CountingStorage, MemStorage};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
-
-/// A store wrapper that counts the samples `select` returns (the query's input samples).
-struct CountingStore<'a> {
-    inner: &'a MemStorage,
-    samples: AtomicUsize,
-}
-
-impl Storage for CountingStore<'_> {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        let out = self.inner.select(matchers, hints)?;
-        self.samples.fetch_add(out.iter().map(SeriesData::len).sum(), Ordering::Relaxed);
-        Ok(out)
-    }
-
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        self.inner.label_names(matchers, mint, maxt)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_values(name, matchers, mint, maxt)
-    }
-}
 
 fn quick() -> bool {
     std::env::var("FERROPROM_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
@@ -96,7 +68,7 @@ struct Row {
 
 /// One measured run (allocations and input samples) plus a median of a few timed runs.
 fn profile(engine: &Engine, store: &MemStorage, c: &BenchCase, threads: usize) -> Row {
-    let counting = CountingStore { inner: store, samples: AtomicUsize::new(0) };
+    let counting = CountingStorage::new(store);
     let before = CountingAlloc::reset_peak();
     let r = engine.range_query(&counting, &c.expr, c.start, c.end, c.step);
     let used = CountingAlloc::stats().since(&before);
@@ -115,7 +87,7 @@ fn profile(engine: &Engine, store: &MemStorage, c: &BenchCase, threads: usize) -
         threads,
         ms: times[times.len() / 2],
         points,
-        input: counting.samples.load(Ordering::Relaxed),
+        input: counting.samples() as usize,
         alloc: used.allocated,
         allocs: used.allocations,
         peak: used.peak,

@@ -34,7 +34,6 @@ mod params;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::api::{data_body, error_body, json_str, labels_object, query_body};
@@ -43,7 +42,7 @@ use crate::exec::CancelToken;
 use crate::model::{Labels, Matcher, Value};
 use crate::rules::api::{RuleType, RulesFilter, alerts_json, rules_json_filtered};
 use crate::rules::manager::Manager;
-use crate::storage::{SelectHints, SeriesData, Storage, StorageError};
+use crate::storage::{CountingStorage, SelectHints, Storage, StorageError};
 
 pub use ast_json::parse_query_json;
 pub use params::{
@@ -120,7 +119,7 @@ impl Response {
 
     /// `invalid parameter "<name>": <why>` as `bad_data`.
     fn invalid(param: &str, why: impl std::fmt::Display) -> Response {
-        Response::bad_data(&format!("invalid parameter {}: {why}", params::go_quote(param)))
+        Response::bad_data(&format!("invalid parameter {}: {why}", crate::model::go_quote(param)))
     }
 }
 
@@ -278,7 +277,7 @@ impl Api {
         let text = p.get("query");
         let expr = crate::parser::parse_with(text, &self.engine.options().parser)
             .map_err(|e| Response::invalid("query", e))?;
-        let counting = CountingStorage { inner: &*self.storage, samples: AtomicU64::new(0) };
+        let counting = CountingStorage::new(&*self.storage);
         let began = Instant::now();
         let req = QueryRequest {
             expr: &expr,
@@ -330,11 +329,11 @@ impl Api {
         if !matches!(stats_param, "" | "true" | "all") {
             warnings.push(format!(
                 "value {} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\"",
-                params::go_quote(stats_param)
+                crate::model::go_quote(stats_param)
             ));
         }
         let stats_json = (!stats_param.is_empty()).then(|| {
-            let read = counting.samples.load(Ordering::Relaxed);
+            let read = counting.samples();
             stats_json(&stats, began - ctx.received, ctx.received.elapsed(), read)
         });
         Response::json(200, query_body(value, stats_json.as_deref(), &warnings, &infos))
@@ -404,7 +403,7 @@ impl Api {
     fn label_values(&self, name: &str, p: &Params) -> Response {
         let name = unescape_name(name);
         if name.is_empty() {
-            return Response::bad_data(&format!("invalid label name: {}", params::go_quote(&name)));
+            return Response::bad_data(&format!("invalid label name: {}", crate::model::go_quote(&name)));
         }
         let Selection { start, end, limit, sets } =
             match self.range_and_matchers(p, |e| Response::bad_data(&e)) {
@@ -558,35 +557,6 @@ fn stats_json(stats: &QueryStats, queue: Duration, total: Duration, read: u64) -
     )
 }
 
-/// A store that counts the samples it hands out.
-struct CountingStorage<'a> {
-    inner: &'a dyn Storage,
-    samples: AtomicU64,
-}
-
-impl Storage for CountingStorage<'_> {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SeriesData>, StorageError> {
-        let series = self.inner.select(matchers, hints)?;
-        let n: usize = series.iter().map(SeriesData::len).sum();
-        self.samples.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(series)
-    }
-
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
-        self.inner.label_names(matchers, mint, maxt)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_values(name, matchers, mint, maxt)
-    }
-}
-
 /// The query parameters of `/api/v1/rules` (`type`, `rule_name[]`, `rule_group[]`, `file[]`,
 /// `exclude_alerts`), with Prometheus's error texts.
 ///
@@ -595,12 +565,15 @@ impl Storage for CountingStorage<'_> {
 /// `invalid parameter "<name>": …` for values Prometheus rejects and for the pagination and
 /// `match[]` parameters ferroprom does not support.
 pub fn rules_filter(params: &Params) -> Result<RulesFilter, String> {
-    let invalid = |param: &str, why: String| format!("invalid parameter {}: {why}", params::go_quote(param));
+    let invalid =
+        |param: &str, why: String| format!("invalid parameter {}: {why}", crate::model::go_quote(param));
     let kind = match params.get("type").to_lowercase().as_str() {
         "" => None,
         "alert" => Some(RuleType::Alerting),
         "record" => Some(RuleType::Recording),
-        other => return Err(invalid("type", format!("not supported value {}", params::go_quote(other)))),
+        other => {
+            return Err(invalid("type", format!("not supported value {}", crate::model::go_quote(other))));
+        }
     };
     let exclude_alerts = match params.get("exclude_alerts").to_lowercase().as_str() {
         "" | "0" | "f" | "false" => false,
@@ -608,7 +581,7 @@ pub fn rules_filter(params: &Params) -> Result<RulesFilter, String> {
         other => {
             let why = format!(
                 "error converting exclude_alerts: strconv.ParseBool: parsing {}: invalid syntax",
-                params::go_quote(other)
+                crate::model::go_quote(other)
             );
             return Err(invalid("exclude_alerts", why));
         }

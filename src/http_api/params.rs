@@ -1,7 +1,7 @@
 //! Request parameters as Prometheus's API handlers read them: form values (body first, then URL),
 //! times, durations, limits and `match[]` selectors, with upstream's error texts.
 
-use crate::model::Matcher;
+use crate::model::{Matcher, go_quote};
 use crate::parser::{Expr, ParseOptions, parse_with};
 
 /// Prometheus's `MinTime` (the default `start` of `/series` and `/labels`) in milliseconds.
@@ -158,24 +158,6 @@ pub fn parse_match_sets(values: &[&str], opts: &ParseOptions) -> Result<Vec<Vec<
         }
     }
     Ok(sets)
-}
-
-/// `s` quoted as Go's `%q` does for printable text.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

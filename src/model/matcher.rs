@@ -1,6 +1,7 @@
 //! Label matchers: `name="v"`, `name!="v"`, `name=~"re"`, `name!~"re"`.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use std::sync::OnceLock;
 
@@ -207,6 +208,40 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
     write_quoted_body(f, s)?;
     f.write_char('"')
+}
+
+/// `s` quoted as Go's `%q` quotes text for messages: double quotes, Go's escapes for quotes,
+/// backslashes and control characters, everything else as it is (unlike [`write_quoted`], which
+/// also escapes what Go deems unprintable and U+FFFD, so that printed PromQL parses back).
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if c.is_control() => {
+                let v = c as u32;
+                if v < 0x80 {
+                    let _ = write!(out, "\\x{v:02x}");
+                } else if v <= 0xffff {
+                    let _ = write!(out, "\\u{v:04x}");
+                } else {
+                    let _ = write!(out, "\\U{v:08x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Writes the byte string `bytes` double-quoted as Go's `strconv.Quote` does: like

@@ -16,7 +16,7 @@ pub use histogram::{
 pub use kahan::kahan_inc;
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, MetricDisplay, is_legacy_metric_name};
 pub use matcher::{MatchOp, Matcher, MatcherError};
-pub(crate) use matcher::{is_legacy_label_name, write_quoted, write_quoted_bytes};
+pub(crate) use matcher::{go_quote, is_legacy_label_name, write_quoted, write_quoted_bytes};
 pub use stale::{NORMAL_NAN_BITS, STALE_NAN, STALE_NAN_BITS, is_stale_nan};
 pub use value::{
     FPoint, HPoint, Sample, Series, Value, format_api_float, format_api_timestamp, format_float,

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::model::go_quote;
+
 /// Units in the order they must appear, with their length in nanoseconds.
 const UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3600 * NANOS_PER_SEC),
@@ -96,25 +98,6 @@ pub fn format_duration(duration: Duration) -> String {
             ms -= v * mult;
         }
     }
-    out
-}
-
-/// Quotes a string as Go's `%q` does for printable text.
-pub(crate) fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 

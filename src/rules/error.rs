@@ -76,8 +76,8 @@ impl fmt::Display for RuleError {
                 write!(
                     f,
                     "group {}, rule {index}, {}: {message}",
-                    super::duration::go_quote(group),
-                    super::duration::go_quote(name)
+                    crate::model::go_quote(group),
+                    crate::model::go_quote(name)
                 )
             }
         }

@@ -105,7 +105,7 @@ impl Issue {
             Issue::RepeatedKey { at, key, first_line } => format!(
                 "line {}: mapping key {} already defined at line {first_line}",
                 at.line,
-                super::duration::go_quote(key)
+                crate::model::go_quote(key)
             ),
             Issue::Mismatch { at, found, target } => {
                 format!("line {}: cannot unmarshal {found} into {target}", at.line)

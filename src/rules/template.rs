@@ -230,7 +230,7 @@ impl Scope {
         if self.vars.iter().any(|v| v == name) {
             Ok(())
         } else {
-            Err((offset, format!("undefined variable {}", super::duration::go_quote(name))))
+            Err((offset, format!("undefined variable {}", crate::model::go_quote(name))))
         }
     }
 
@@ -241,7 +241,7 @@ impl Scope {
                 if GO_BUILTINS.contains(&name.as_str()) || TEMPLATE_FUNCTIONS.contains(&name.as_str()) {
                     Ok(())
                 } else {
-                    Err((pos.offset, format!("function {} not defined", super::duration::go_quote(name))))
+                    Err((pos.offset, format!("function {} not defined", crate::model::go_quote(name))))
                 }
             }
             Expr::Pipe(_, p) => self.pipe(p),

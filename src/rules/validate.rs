@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::duration::{go_quote, parse_duration};
+use super::duration::parse_duration;
 use super::error::{ErrorDetail, RuleError};
 use super::raw::{
     Issue, Node, Position, RawGroup, RawGroupList, RawRule, RuleFileDoc, Scalar, StringMap, Value,
 };
 use super::template::check_alert_template;
 use super::{LoadOptions, Rule, RuleGroup, RuleKind, expr};
+use crate::model::go_quote;
 use crate::parser::Expr;
 
 /// Where the groups being checked come from, for error messages and group keys.

@@ -29,9 +29,11 @@ use std::sync::Arc;
 
 use crate::model::{FloatHistogram, Labels, Matcher};
 
+mod counting;
 mod memory;
 mod postings;
 
+pub use counting::CountingStorage;
 pub use memory::{AppendError, Appender, MemStorage, MemStorageOptions};
 
 /// What a [`Storage::select`] is for: the time range that must be returned and what the query

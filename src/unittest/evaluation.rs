@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{Engine, EngineOptions};
+use crate::model::go_quote;
 use crate::model::{Labels, Value, format_float};
 use crate::parser::ParseOptions;
 use crate::parser::series::{SequenceValue, parse_series_desc};
 use crate::rules::alerting::AlertState;
-use crate::rules::duration::{format_duration, go_quote};
+use crate::rules::duration::format_duration;
 use crate::rules::group::{EngineQueryFunc, EvalEnv, Group, RuleKind, vector_from_value};
 use crate::rules::manager::group_specs;
 use crate::rules::{LoadOptions, load_file};

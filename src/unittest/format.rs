@@ -189,7 +189,7 @@ impl<'de> Deserialize<'de> for StartTimestamp {
 
 /// Parses `start_timestamp` as promtool does: a float of Unix seconds, else RFC 3339.
 pub fn parse_start_timestamp(text: &str) -> Result<i64, String> {
-    let invalid = || format!("cannot parse {} to a valid timestamp", crate::rules::duration::go_quote(text));
+    let invalid = || format!("cannot parse {} to a valid timestamp", crate::model::go_quote(text));
     if let Some(secs) = crate::promqltest::parse_number(text) {
         if !secs.is_finite() {
             return Err(invalid());

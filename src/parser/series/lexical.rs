@@ -5,41 +5,8 @@
 //! lexer and number conversion do with a piece of input, so that values and error messages match
 //! upstream.
 
-use std::fmt::Write as _;
-
+pub(crate) use crate::model::go_quote;
 use crate::parser::lexer::unescape;
-
-/// A Prometheus-style quoted string (`%q` in Go): double-quoted with Go escapes.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c.is_control() => {
-                let v = c as u32;
-                if v < 0x80 {
-                    let _ = write!(out, "\\x{v:02x}");
-                } else if v <= 0xffff {
-                    let _ = write!(out, "\\u{v:04x}");
-                } else {
-                    let _ = write!(out, "\\U{v:08x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// A rune quoted as Go's `%q` quotes a rune: `'+'`.
 pub(crate) fn go_quote_rune(c: char) -> String {
