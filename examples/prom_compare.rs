@@ -96,6 +96,43 @@ fn answer(engines: &[Engine], store: &MemStorage, req: &Json) -> Json {
     }
 }
 
+/// Runs every case whose name contains `filter` (ends with it, when it ends in `$`) `reps` times and prints the median time,
+/// for profiling one case under `perf record`.
+fn profile(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let filter = args.first().map(String::as_str).unwrap_or("");
+    let reps: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let cases: Vec<_> = benchmark::range_query_cases()
+        .into_iter()
+        .chain(benchmark::join_cases())
+        .chain(benchmark::info_cases())
+        .filter(|c| match filter.strip_suffix('$') {
+            Some(tail) => c.name().ends_with(tail),
+            None => c.name().contains(filter),
+        })
+        .collect();
+    let mut stores = std::collections::HashMap::new();
+    let engine = Engine::new(benchmark::engine_options(threads));
+    for c in &cases {
+        if !stores.contains_key(c.suite) {
+            stores.insert(c.suite, load(c.suite, None)?);
+        }
+        let store = &stores[c.suite];
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t0 = Instant::now();
+            let r = engine.range_query(store, &c.expr, c.start, c.end, c.step);
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            if let Err(e) = r {
+                return Err(format!("{}: {e}", c.name()).into());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!("{:>10.3} ms  {}", times[times.len() / 2], c.name());
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let intervals = args.get(2).and_then(|s| s.parse().ok());
@@ -147,9 +184,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 out.flush()?;
             }
         }
+        Some("profile") => profile(&args[1..])?,
         _ => {
             eprintln!(
-                "usage: prom_compare cases | openmetrics range|join|info [INTERVALS] | serve range|join|info [INTERVALS]"
+                "usage: prom_compare cases | openmetrics range|join|info [INTERVALS] | serve range|join|info [INTERVALS] | profile FILTER [REPS] [THREADS]"
             );
             std::process::exit(2);
         }
