@@ -304,7 +304,7 @@ mod tests {
     fn select(store: &MemStorage, name: &str) -> Vec<(i64, f64)> {
         let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
         let got = store.select(&[m], &SelectHints::range(i64::MIN, i64::MAX)).unwrap();
-        got.iter().flat_map(|s| s.floats.t.iter().copied().zip(s.floats.f.iter().copied())).collect()
+        got.iter().flat_map(|s| s.floats.iter().map(|p| (p.t, p.f))).collect()
     }
 
     #[test]

@@ -66,10 +66,8 @@ fn fake_prometheus(store: Arc<MemStorage>) -> (String, Written, Arc<tiny_http::S
                                 .collect(),
                             samples: s
                                 .floats
-                                .t
                                 .iter()
-                                .zip(&s.floats.f)
-                                .map(|(&timestamp, &value)| proto::Sample { value, timestamp })
+                                .map(|p| proto::Sample { value: p.f, timestamp: p.t })
                                 .collect(),
                             histograms: Vec::new(),
                         })

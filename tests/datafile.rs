@@ -13,7 +13,7 @@ fn dump(store: &MemStorage) -> String {
     let mut out = String::new();
     for s in series {
         out.push_str(&s.labels.metric_display().to_string());
-        for (t, f) in s.floats.t.iter().zip(&s.floats.f) {
+        for (t, f) in s.floats.iter().map(|p| (&p.t, &p.f)) {
             let v = if is_stale_nan(*f) { "stale".to_string() } else { format_float(*f) };
             out.push_str(&format!(" {t}:{v}"));
         }

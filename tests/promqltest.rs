@@ -81,9 +81,9 @@ mod selector_engine {
             .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for s in series {
-            if let (Some(&ts), Some(&f)) = (s.floats.t.last(), s.floats.f.last())
+            if let Some(&FPoint { t: ts, f }) = s.floats.last()
                 && !is_stale_nan(f)
-                && s.histograms.t.last().is_none_or(|&h| h < ts)
+                && s.histograms.last().is_none_or(|h| h.t < ts)
             {
                 out.push(Sample { labels: s.labels, t, f, h: None });
             }

@@ -120,20 +120,8 @@ fn samples_body(series: &[SeriesData]) -> Vec<u8> {
         .iter()
         .map(|s| proto::TimeSeries {
             labels: proto_labels(&s.labels),
-            samples: s
-                .floats
-                .t
-                .iter()
-                .zip(&s.floats.f)
-                .map(|(&timestamp, &value)| proto::Sample { value, timestamp })
-                .collect(),
-            histograms: s
-                .histograms
-                .t
-                .iter()
-                .zip(&s.histograms.h)
-                .map(|(&t, h)| histogram_to_proto(h, t))
-                .collect(),
+            samples: s.floats.iter().map(|p| proto::Sample { value: p.f, timestamp: p.t }).collect(),
+            histograms: s.histograms.iter().map(|p| histogram_to_proto(&p.h, p.t)).collect(),
         })
         .collect();
     let resp = proto::ReadResponse { results: vec![proto::QueryResult { timeseries }] };
@@ -147,18 +135,18 @@ fn streamed_body(series: &[SeriesData]) -> Vec<u8> {
     let mut out = Vec::new();
     for s in series {
         let mut chunks = Vec::new();
-        let n = s.floats.t.len();
+        let n = s.floats.len();
         let mut start = 0;
         while start < n {
             let from = start.saturating_sub(1);
             let to = (start + 5).min(n);
             let mut enc = XorEncoder::new();
             for i in from..to {
-                enc.append(s.floats.t[i], s.floats.f[i]).unwrap();
+                enc.append(s.floats[i].t, s.floats[i].f).unwrap();
             }
             chunks.push(proto::Chunk {
-                min_time_ms: s.floats.t[from],
-                max_time_ms: s.floats.t[to - 1],
+                min_time_ms: s.floats[from].t,
+                max_time_ms: s.floats[to - 1].t,
                 r#type: proto::ChunkEncoding::Xor as i32,
                 data: enc.finish(),
             });
@@ -166,8 +154,8 @@ fn streamed_body(series: &[SeriesData]) -> Vec<u8> {
         }
         if !s.histograms.is_empty() {
             chunks.push(proto::Chunk {
-                min_time_ms: s.histograms.t[0],
-                max_time_ms: *s.histograms.t.last().unwrap(),
+                min_time_ms: s.histograms[0].t,
+                max_time_ms: s.histograms.last().unwrap().t,
                 r#type: proto::ChunkEncoding::HistogramSt as i32,
                 data: vec![0, 1, 2, 3],
             });
@@ -240,9 +228,8 @@ fn bits(series: &[SeriesData]) -> Vec<Comparable> {
     series
         .iter()
         .map(|s| {
-            let floats = s.floats.t.iter().zip(&s.floats.f).map(|(&t, f)| (t, f.to_bits())).collect();
-            let hists =
-                s.histograms.t.iter().zip(&s.histograms.h).map(|(&t, h)| (t, format!("{h:?}"))).collect();
+            let floats = s.floats.iter().map(|p| (&p.t, &p.f)).map(|(&t, f)| (t, f.to_bits())).collect();
+            let hists = s.histograms.iter().map(|p| (p.t, format!("{:?}", p.h))).collect();
             (s.labels.to_string(), floats, hists)
         })
         .collect()
@@ -327,7 +314,7 @@ fn render(series: &[SeriesData]) -> String {
     let mut out = String::new();
     for s in series {
         let labels: Vec<String> = s.labels.iter().map(|l| format!("{}=\"{}\"", l.name, l.value)).collect();
-        for (t, f) in s.floats.t.iter().zip(&s.floats.f) {
+        for (t, f) in s.floats.iter().map(|p| (&p.t, &p.f)) {
             out.push_str(&format!("{{{}}} {t} {:016x}\n", labels.join(", "), f.to_bits()));
         }
     }
@@ -579,17 +566,21 @@ fn histogram_chunks_from_prometheus_decode_to_what_was_written() {
         let series = got.iter().find(|s| s.labels == labels).unwrap_or_else(|| panic!("{labels} missing"));
         let want: Vec<&proto::Histogram> =
             ts.histograms.iter().filter(|h| (start..=end).contains(&h.timestamp)).collect();
-        assert_eq!(series.histograms.t, want.iter().map(|h| h.timestamp).collect::<Vec<_>>(), "{labels}");
+        assert_eq!(
+            series.histograms.iter().map(|p| p.t).collect::<Vec<_>>(),
+            want.iter().map(|h| h.timestamp).collect::<Vec<_>>(),
+            "{labels}"
+        );
         assert!(series.floats.is_empty());
         let gauge = labels.get("__name__") == Some("hist_gauge");
-        for (i, (got, want)) in series.histograms.h.iter().zip(&want).enumerate() {
+        for (i, (got, want)) in series.histograms.iter().map(|p| &p.h).zip(&want).enumerate() {
             let want = ferroprom::remote::read::histogram_from_proto(want);
             assert_eq!(same_distribution(got), same_distribution(&want), "{labels} sample {i}");
             // (2.42 stores the gauge histograms as counter histograms: no gauge chunk header.)
             let hint = got.counter_reset_hint;
             assert!(matches!(hint, CounterResetHint::Unknown | CounterResetHint::NotCounterReset));
             // A chunk starts at the first sample and at the counter reset (and every 120 samples).
-            let starts_chunk = i == 0 || (!gauge && series.histograms.t[i] == 1_000_000 + 150 * 15_000);
+            let starts_chunk = i == 0 || (!gauge && series.histograms[i].t == 1_000_000 + 150 * 15_000);
             assert!(!starts_chunk || hint == CounterResetHint::Unknown, "{labels} sample {i}: {hint:?}");
             checked += 1;
         }

@@ -313,7 +313,7 @@ fn rule_results_are_written() {
     let mut expected = Vec::new();
     let all = ferroprom::model::Matcher::new(ferroprom::model::MatchOp::Regex, "__name__", ".+").unwrap();
     for s in local.select(&[all], &SelectHints::range(i64::MIN, i64::MAX)).unwrap() {
-        for (t, f) in s.floats.t.iter().zip(&s.floats.f) {
+        for (t, f) in s.floats.iter().map(|p| (&p.t, &p.f)) {
             expected.push((s.labels.to_string(), *t, f.to_bits()));
         }
     }

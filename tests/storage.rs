@@ -72,7 +72,7 @@ fn show_value(v: f64) -> String {
 
 fn show_series(s: &SeriesData) -> String {
     let mut out = s.labels.metric_display().to_string().replace(", ", ",");
-    for (t, f) in s.floats.t.iter().zip(&s.floats.f) {
+    for (t, f) in s.floats.iter().map(|p| (&p.t, &p.f)) {
         out.push_str(&format!(" {t}:{}", show_value(*f)));
     }
     out
@@ -229,12 +229,11 @@ fn histograms_and_start_timestamps() {
     store.append_histogram(&l, 3000, stale_h).unwrap();
     let got = store.select(&parse_matchers(r#"{__name__="h"}"#), &SelectHints::range(0, 5000)).unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].histograms.t, [1000]);
-    assert_eq!(got[0].histograms.st, [500]);
-    assert_eq!(got[0].histograms.start_timestamp(0), 500);
-    assert_eq!(got[0].floats.t, [2000, 3000]);
-    assert!(is_stale_nan(got[0].floats.f[1]));
-    assert!(got[0].floats.st.is_empty());
+    assert_eq!(got[0].histograms.iter().map(|p| p.t).collect::<Vec<_>>(), [1000]);
+    assert_eq!(got[0].histogram_st, [500]);
+    assert_eq!(got[0].floats.iter().map(|p| p.t).collect::<Vec<_>>(), [2000, 3000]);
+    assert!(is_stale_nan(got[0].floats[1].f));
+    assert!(got[0].float_st.is_empty());
 }
 
 /// Histograms read back with the counter-reset hints a Prometheus TSDB chunk gives them.
@@ -264,7 +263,7 @@ fn histogram_read_hints() {
     store.append_histogram(&l, 10_000, hist(8.0, H::Unknown)).unwrap();
     store.append_histogram(&l, 11_000, hist(9.0, H::Unknown)).unwrap();
     let got = store.select(&parse_matchers(r#"{__name__="h"}"#), &SelectHints::range(0, 20_000)).unwrap();
-    let hints: Vec<H> = got[0].histograms.h.iter().map(|h| h.counter_reset_hint).collect();
+    let hints: Vec<H> = got[0].histograms.iter().map(|p| p.h.counter_reset_hint).collect();
     use H::*;
     assert_eq!(
         hints,
@@ -290,6 +289,6 @@ fn histogram_read_hints() {
     ooo.append_histogram(&l, 2000, hist(3.0, H::Unknown)).unwrap();
     ooo.append_histogram(&l, 1000, hist(2.0, H::Unknown)).unwrap();
     let got = ooo.select(&parse_matchers(r#"{__name__="h"}"#), &SelectHints::range(0, 20_000)).unwrap();
-    let hints: Vec<H> = got[0].histograms.h.iter().map(|h| h.counter_reset_hint).collect();
+    let hints: Vec<H> = got[0].histograms.iter().map(|p| p.h.counter_reset_hint).collect();
     assert_eq!(hints, [Unknown, NotCounterReset, NotCounterReset]);
 }

@@ -147,8 +147,8 @@ pub fn write_openmetrics(store: &MemStorage, w: &mut impl Write) -> io::Result<(
             family = name.to_string();
         }
         let selector = openmetrics_selector(&s.labels);
-        for (t, v) in s.floats.t.iter().zip(&s.floats.f) {
-            writeln!(w, "{selector} {v} {}", format_seconds(*t))?;
+        for p in &s.floats {
+            writeln!(w, "{selector} {} {}", p.f, format_seconds(p.t))?;
         }
     }
     writeln!(w, "# EOF")

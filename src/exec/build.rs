@@ -193,8 +193,6 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             func_name: name,
             arg_span: c.arg_spans.get(idx).copied().unwrap_or(c.span),
             data: Vec::new(),
-            sts: Vec::new(),
-            hsts: Vec::new(),
             use_start_timestamps: ctx.use_start_timestamps,
             meta: None,
             next_step: 0,

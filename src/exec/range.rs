@@ -5,16 +5,17 @@ use std::sync::Arc;
 
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::scalar::scalar_values;
-use crate::exec::select::load_with_all_st;
+use crate::exec::select::load;
 use crate::exec::{
     Annotation, BoxOp, EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector,
     batch_end,
 };
 use crate::functions::sliding::{self, Cursor, SlidingIndex};
 use crate::functions::{RangeArgs, RangeFn, RangeOutput, StartTimestamps};
-use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, Series};
+use crate::model::{FPoint, HPoint, Labels, METRIC_NAME, is_stale_nan};
 use crate::parser::Span;
 use crate::plan::{MatrixSelector, Subquery};
+use crate::storage::{SeriesData, SharedSlice};
 
 /// Where the windows' points come from.
 pub(crate) enum MatrixSource {
@@ -66,57 +67,29 @@ pub(crate) fn subquery_grid(sq: &Subquery, outer: Grid) -> Grid {
 }
 
 /// Loads or computes the series of a matrix source over the whole time span an operator on
-/// `grid` needs: their labels (with the name-removal mark from a subquery) and points.
+/// `grid` needs: their labels (with the name-removal mark from a subquery) and points without
+/// staleness markers (a range selector's keep their start timestamps; a subquery's have none).
 pub(crate) fn materialize<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
     grid: Grid,
-) -> Result<(Vec<SeriesMeta>, Vec<Series>), EvalError> {
-    let (meta, data, _, _) = materialize_with_st(ctx, source, grid)?;
-    Ok((meta, data))
-}
-
-/// Series metadata, points, and float and histogram start timestamps of a matrix source.
-pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>);
-
-/// Like [`materialize`], also returning the start timestamps of a range selector's series.
-pub(crate) fn materialize_with_st<'a>(
-    ctx: &'a ExecContext<'a>,
-    source: &MatrixSource,
-    grid: Grid,
-) -> Result<Materialized, EvalError> {
+) -> Result<(Vec<SeriesMeta>, Vec<SeriesData>), EvalError> {
     match source {
         MatrixSource::Selector(m) => {
-            let (mut data, mut sts, mut hsts) = load_with_all_st(ctx, &m.selector, m.range)?;
-            for ((s, st), hst) in data.iter_mut().zip(sts.iter_mut()).zip(hsts.iter_mut()) {
-                if !st.is_empty() {
-                    let mut i = 0;
-                    st.retain(|_| {
-                        let keep = !crate::model::is_stale_nan(s.floats[i].f);
-                        i += 1;
-                        keep
-                    });
-                }
-                if !hst.is_empty() {
-                    let mut i = 0;
-                    hst.retain(|_| {
-                        let keep = !crate::model::is_stale_nan(s.histograms[i].h.sum);
-                        i += 1;
-                        keep
-                    });
-                }
-                s.floats.retain(|p| !crate::model::is_stale_nan(p.f));
-                s.histograms.retain(|p| !crate::model::is_stale_nan(p.h.sum));
+            let mut data = load(ctx, &m.selector, m.range)?;
+            for s in data.iter_mut() {
+                (s.floats, s.float_st) = without_stale(&s.floats, &s.float_st, |p| is_stale_nan(p.f));
+                (s.histograms, s.histogram_st) =
+                    without_stale(&s.histograms, &s.histogram_st, |p| is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
-            Ok((meta, data, sts, hsts))
+            Ok((meta, data))
         }
         MatrixSource::Subquery(sq) => {
             let inner = subquery_grid(sq, grid);
             let mut op = super::build(&sq.expr, inner, ctx)?;
             let meta = op.series()?;
-            let mut data: Vec<Series> =
-                meta.iter().map(|m| Series { labels: m.labels.clone(), ..Series::default() }).collect();
+            let mut points: Vec<(Vec<FPoint>, Vec<HPoint>)> = vec![(Vec::new(), Vec::new()); meta.len()];
             // The subquery's points are held in memory until the outer function is done: they count
             // against the sample limit while being collected.
             let mut total = 0i64;
@@ -130,9 +103,9 @@ pub(crate) fn materialize_with_st<'a>(
                 }
                 for step in batch {
                     for s in step.samples {
-                        let series = &mut data[s.id as usize];
+                        let Some((floats, histograms)) = points.get_mut(s.id as usize) else { continue };
                         match s.h {
-                            None => series.floats.push(FPoint { t: step.t, f: s.f }),
+                            None => floats.push(FPoint { t: step.t, f: s.f }),
                             Some(mut h) => {
                                 // A subquery may skip or repeat samples, so explicit counter
                                 // reset hints no longer hold: resets are detected again.
@@ -141,14 +114,24 @@ pub(crate) fn materialize_with_st<'a>(
                                     Arc::make_mut(&mut h).counter_reset_hint =
                                         crate::model::CounterResetHint::Unknown;
                                 }
-                                series.histograms.push(HPoint { t: step.t, h })
+                                histograms.push(HPoint { t: step.t, h })
                             }
                         }
                     }
                 }
             }
             ctx.limits.add(-total)?;
-            Ok((meta.to_vec(), data, Vec::new(), Vec::new()))
+            let data = meta
+                .iter()
+                .zip(points)
+                .map(|(m, (floats, histograms))| SeriesData {
+                    labels: m.labels.clone(),
+                    floats: floats.into(),
+                    histograms: histograms.into(),
+                    ..SeriesData::default()
+                })
+                .collect();
+            Ok((meta.to_vec(), data))
         }
     }
 }
@@ -172,11 +155,8 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) absent_labels: Labels,
     pub(crate) func_name: &'static str,
     pub(crate) arg_span: Span,
-    pub(crate) data: Vec<Series>,
-    /// Float start timestamps per series, when the engine uses them.
-    pub(crate) sts: Vec<Vec<i64>>,
-    /// Histogram start timestamps per series, when the engine uses them.
-    pub(crate) hsts: Vec<Vec<i64>>,
+    /// The source's series; their start timestamps are kept only when the function uses them.
+    pub(crate) data: Vec<SeriesData>,
     pub(crate) use_start_timestamps: bool,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
@@ -194,16 +174,17 @@ impl Operator for RangeOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        let (meta, data, sts, hsts) = materialize_with_st(self.ctx, &self.source, self.grid)?;
-        self.data = data;
+        let (meta, mut data) = materialize(self.ctx, &self.source, self.grid)?;
         let st_fn = matches!(
             self.kind,
             RangeKind::Func(RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets)
         );
-        if self.use_start_timestamps && st_fn {
-            self.sts = sts;
-            self.hsts = hsts;
+        if !(self.use_start_timestamps && st_fn) {
+            for s in data.iter_mut() {
+                (s.float_st, s.histogram_st) = Default::default();
+            }
         }
+        self.data = data;
         let (_, _, anchored, smoothed) = self.source.extension(self.ctx.lookback);
         if let RangeKind::Func(f) = self.kind
             && sliding::slides(f)
@@ -213,10 +194,9 @@ impl Operator for RangeOp<'_> {
             self.sliding = self
                 .data
                 .iter()
-                .enumerate()
-                .map(|(id, s)| {
-                    let no_st = self.sts.get(id).is_none_or(|v| v.is_empty());
-                    (s.histograms.is_empty() && no_st).then(|| SlidingIndex::new(f, &s.floats))
+                .map(|s| {
+                    (s.histograms.is_empty() && s.float_st.is_empty())
+                        .then(|| SlidingIndex::new(f, &s.floats))
                 })
                 .collect();
         }
@@ -303,13 +283,11 @@ impl Operator for RangeOp<'_> {
                 self.ctx.limits.add(-window_samples)?;
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
-                let all_sts = &self.sts;
-                let all_hsts = &self.hsts;
                 let all_sliding = &self.sliding;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
-                    let series_sts: &[i64] = all_sts.get(id).map_or(&[], |v| v.as_slice());
-                    let series_hsts: &[i64] = all_hsts.get(id).map_or(&[], |v| v.as_slice());
+                    let series_sts: &[i64] = &s.float_st;
+                    let series_hsts: &[i64] = &s.histogram_st;
                     let sliding_ix = all_sliding.get(id).and_then(Option::as_ref);
                     let name = s.labels.get(METRIC_NAME).unwrap_or("");
                     let mut notes = Vec::new();
@@ -440,10 +418,34 @@ impl Operator for RangeOp<'_> {
 }
 
 /// The points of `s` in `(lo, hi]`.
-pub(crate) fn window(s: &Series, lo: i64, hi: i64) -> (&[FPoint], &[HPoint]) {
+pub(crate) fn window(s: &SeriesData, lo: i64, hi: i64) -> (&[FPoint], &[HPoint]) {
     let fa = s.floats.partition_point(|p| p.t <= lo);
     let fb = s.floats.partition_point(|p| p.t <= hi);
     let ha = s.histograms.partition_point(|p| p.t <= lo);
     let hb = s.histograms.partition_point(|p| p.t <= hi);
     (&s.floats[fa..fb.max(fa)], &s.histograms[ha..hb.max(ha)])
+}
+
+/// `points` (with their start timestamps `sts`, empty or one per point) without the staleness
+/// markers `stale` finds. The views are shared as they are when there is no marker, or only a run
+/// at either end; only a marker among other points costs a copy.
+fn without_stale<P: Clone>(
+    points: &SharedSlice<P>,
+    sts: &SharedSlice<i64>,
+    stale: impl Fn(&P) -> bool,
+) -> (SharedSlice<P>, SharedSlice<i64>) {
+    let lo = points.iter().position(|p| !stale(p)).unwrap_or(points.len());
+    let hi = points.iter().rposition(|p| !stale(p)).map_or(lo, |i| i + 1);
+    let keep_st =
+        |r: std::ops::Range<usize>| if sts.is_empty() { SharedSlice::default() } else { sts.slice(r) };
+    if !points[lo..hi].iter().any(&stale) {
+        return (points.slice(lo..hi), keep_st(lo..hi));
+    }
+    let kept: Vec<usize> = (lo..hi).filter(|&i| !stale(&points[i])).collect();
+    let new_sts = if sts.is_empty() {
+        SharedSlice::default()
+    } else {
+        kept.iter().filter_map(|&i| sts.get(i).copied()).collect()
+    };
+    (kept.iter().map(|&i| points[i].clone()).collect(), new_sts)
 }

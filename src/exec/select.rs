@@ -7,70 +7,35 @@ use crate::exec::{
     EvalError, ExecContext, Grid, Operator, Sample, SeriesMeta, StepBatch, StepVector, batch_end,
 };
 use crate::functions::sliding::Cursor;
-use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint, Series, is_stale_nan};
+use crate::model::{CounterResetHint, FPoint, FloatHistogram, HPoint, is_stale_nan};
 use crate::plan::Selector;
-use crate::storage::SelectHints;
+use crate::storage::{SelectHints, SeriesData};
 
-/// Reads the series of `sel` from storage as float and histogram point lists.
-pub(crate) fn load(ctx: &ExecContext<'_>, sel: &Selector, range: i64) -> Result<Vec<Series>, EvalError> {
-    Ok(load_with_st(ctx, sel, range)?.0)
-}
-
-/// Like [`load`], also returning each series' float start timestamps (empty when unknown).
-pub(crate) fn load_with_st(
-    ctx: &ExecContext<'_>,
-    sel: &Selector,
-    range: i64,
-) -> Result<(Vec<Series>, Vec<Vec<i64>>), EvalError> {
-    let (series, fsts, _) = load_with_all_st(ctx, sel, range)?;
-    Ok((series, fsts))
-}
-
-/// Like [`load_with_st`], also returning the histogram start timestamps.
-#[allow(clippy::type_complexity)]
-pub(crate) fn load_with_all_st(
-    ctx: &ExecContext<'_>,
-    sel: &Selector,
-    range: i64,
-) -> Result<(Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>), EvalError> {
+/// Reads the series of `sel` from storage: labels, float and histogram points and start
+/// timestamps, as views shared with the store (nothing is copied, except histograms reduced for a
+/// `stats_only` selector).
+pub(crate) fn load(ctx: &ExecContext<'_>, sel: &Selector, range: i64) -> Result<Vec<SeriesData>, EvalError> {
     ctx.limits.check()?;
     let hints = SelectHints { start: sel.mint, end: sel.maxt, range, ..SelectHints::default() };
-    let data = ctx.storage.select(&sel.matchers, &hints).map_err(|e| EvalError::Storage(e.to_string()))?;
-    let mut sts = Vec::with_capacity(data.len());
-    let mut hsts = Vec::with_capacity(data.len());
-    let series = data
-        .into_iter()
-        .map(|d| {
-            sts.push(d.floats.st);
-            hsts.push(d.histograms.st);
-            Series {
-                labels: d.labels,
-                floats: d.floats.t.iter().zip(&d.floats.f).map(|(&t, &f)| FPoint { t, f }).collect(),
-                histograms: d
-                    .histograms
-                    .t
-                    .iter()
-                    .zip(d.histograms.h)
-                    .map(|(&t, h)| HPoint { t, h })
-                    .collect(),
-            }
-        })
-        .collect::<Vec<Series>>();
-    let mut series = series;
+    let mut data =
+        ctx.storage.select(&sel.matchers, &hints).map_err(|e| EvalError::Storage(e.to_string()))?;
     if sel.stats_only {
-        for s in series.iter_mut() {
-            histogram_stats(&mut s.histograms);
+        for s in data.iter_mut() {
+            if !s.histograms.is_empty() {
+                s.histograms = histogram_stats(&s.histograms).into();
+            }
         }
     }
-    Ok((series, sts, hsts))
+    Ok(data)
 }
 
 /// Reduces histograms to their count and sum (schema and counter-reset hint kept), as
 /// Prometheus's `HistogramStatsIterator` reads them: an unknown hint becomes "reset" or "not
 /// reset" by comparing the full histogram with the previous one (the first stays unknown).
-fn histogram_stats(hists: &mut [HPoint]) {
+fn histogram_stats(hists: &[HPoint]) -> Vec<HPoint> {
     let mut last: Option<Arc<FloatHistogram>> = None;
-    for p in hists.iter_mut() {
+    let mut out = Vec::with_capacity(hists.len());
+    for p in hists {
         let full = p.h.clone();
         let mut hint = full.counter_reset_hint;
         let stale = is_stale_nan(full.sum);
@@ -84,17 +49,19 @@ fn histogram_stats(hists: &mut [HPoint]) {
                 CounterResetHint::NotCounterReset
             };
         }
-        p.h = Arc::new(FloatHistogram {
+        let h = Arc::new(FloatHistogram {
             counter_reset_hint: hint,
             schema: full.schema,
             count: full.count,
             sum: full.sum,
             ..FloatHistogram::default()
         });
+        out.push(HPoint { t: p.t, h });
         if !stale {
             last = Some(full);
         }
     }
+    out
 }
 
 /// What a selector returns for the sample it finds.
@@ -114,9 +81,7 @@ pub(crate) struct VectorSelectorOp<'a> {
     pub(crate) sel: Selector,
     pub(crate) grid: Grid,
     pub(crate) mode: SelectMode,
-    pub(crate) data: Vec<Series>,
-    pub(crate) sts: Vec<Vec<i64>>,
-    pub(crate) hsts: Vec<Vec<i64>>,
+    pub(crate) data: Vec<SeriesData>,
     pub(crate) meta: Option<Arc<[SeriesMeta]>>,
     pub(crate) next_step: usize,
     /// Per series, positions in its floats and histograms that follow the steps forward.
@@ -131,8 +96,6 @@ impl<'a> VectorSelectorOp<'a> {
             grid,
             mode,
             data: Vec::new(),
-            sts: Vec::new(),
-            hsts: Vec::new(),
             meta: None,
             next_step: 0,
             cursors: Vec::new(),
@@ -143,7 +106,7 @@ impl<'a> VectorSelectorOp<'a> {
 /// The latest float and histogram of `s` in `(ref_t - lookback, ref_t]`, as a sample value and its
 /// timestamp, skipping a stale latest sample.
 pub(crate) fn latest(
-    s: &Series,
+    s: &SeriesData,
     ref_t: i64,
     lookback: i64,
 ) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
@@ -155,7 +118,7 @@ pub(crate) fn latest(
 /// [`latest`] when the numbers of floats (`fi`) and histograms (`hi`) at or before `ref_t` are
 /// known.
 fn latest_before(
-    s: &Series,
+    s: &SeriesData,
     fi: usize,
     hi: usize,
     ref_t: i64,
@@ -177,7 +140,7 @@ fn latest_before(
 impl VectorSelectorOp<'_> {
     /// The value of a `smoothed` selector: the sample at `ref_t`, or the interpolation between
     /// the samples around it, within the lookback on both sides (Prometheus's `smoothSeries`).
-    fn smoothed_value(&self, s: &Series, ref_t: i64) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
+    fn smoothed_value(&self, s: &SeriesData, ref_t: i64) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
         let lb = self.ctx.lookback;
         let (f, h) = super::range::window(s, ref_t - lb, ref_t + lb);
         let f: Vec<FPoint> = f.iter().copied().filter(|p| !is_stale_nan(p.f)).collect();
@@ -259,7 +222,7 @@ impl Operator for VectorSelectorOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        (self.data, self.sts, self.hsts) = load_with_all_st(self.ctx, &self.sel, 0)?;
+        self.data = load(self.ctx, &self.sel, 0)?;
         let delayed = self.ctx.delayed_name_removal;
         let meta: Arc<[SeriesMeta]> = self
             .data
@@ -328,10 +291,10 @@ impl Operator for VectorSelectorOp<'_> {
                     SelectMode::StartTimestamp => {
                         let found = if h.is_some() {
                             let i = s.histograms.partition_point(|p| p.t < st);
-                            self.hsts.get(id).and_then(|v| v.get(i))
+                            s.histogram_st.get(i)
                         } else {
                             let i = s.floats.partition_point(|p| p.t < st);
-                            self.sts.get(id).and_then(|v| v.get(i))
+                            s.float_st.get(i)
                         };
                         match found {
                             Some(&start) => Sample::float(id as u32, start as f64 / 1000.0),

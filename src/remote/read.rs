@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use prost::Message;
 
-use crate::model::{CounterResetHint, FloatHistogram, Label as ModelLabel, Labels, MatchOp, Matcher};
+use crate::model::{
+    CounterResetHint, FPoint, FloatHistogram, HPoint, Label as ModelLabel, Labels, MatchOp, Matcher,
+};
 use crate::remote::chunk::{ChunkError, decode_histogram, decode_xor};
 use crate::remote::client::{Client, ClientError, ClientOptions, body_excerpt, check_url};
 use crate::remote::frame::{FrameError, FrameReader};
@@ -384,11 +386,14 @@ fn finish(series: BTreeMap<Labels, Collected>, start: i64, end: i64) -> Vec<Seri
     series
         .into_iter()
         .filter_map(|(labels, c)| {
-            let floats = merge(c.t, c.f, start, end);
-            let hists = merge(c.ht, c.h, start, end);
-            let mut s = SeriesData { labels, ..SeriesData::default() };
-            (s.floats.t, s.floats.f) = floats;
-            (s.histograms.t, s.histograms.h) = hists;
+            let (t, f) = merge(c.t, c.f, start, end);
+            let (ht, h) = merge(c.ht, c.h, start, end);
+            let s = SeriesData {
+                labels,
+                floats: t.into_iter().zip(f).map(|(t, f)| FPoint { t, f }).collect(),
+                histograms: ht.into_iter().zip(h).map(|(t, h)| HPoint { t, h }).collect(),
+                ..SeriesData::default()
+            };
             (!s.is_empty()).then_some(s)
         })
         .collect()

@@ -586,7 +586,10 @@ impl RuleStore for RemoteRuleStore {
         };
         series
             .into_iter()
-            .filter_map(|s| Some((s.labels, *s.floats.t.last()?, *s.floats.f.last()?)))
+            .filter_map(|s| {
+                let last = *s.floats.last()?;
+                Some((s.labels, last.t, last.f))
+            })
             .collect()
     }
 }

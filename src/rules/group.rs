@@ -137,8 +137,8 @@ impl RuleStore for MemStorage {
         series
             .into_iter()
             .filter_map(|s| {
-                let (t, f) = (s.floats.t.last().copied()?, s.floats.f.last().copied()?);
-                Some((s.labels, t, f))
+                let last = *s.floats.last()?;
+                Some((s.labels, last.t, last.f))
             })
             .collect()
     }

@@ -1,11 +1,21 @@
 //! [`MemStorage`]: the default in-memory store.
 //!
-//! Layout: a table of series, each holding its float samples and its histogram samples as
-//! parallel columns (timestamps, values, optional start timestamps), plus an inverted index
-//! (label name → value → series ids) for matcher lookups. Label strings are interned, so series
-//! that share a name or value share its memory. One reader-writer lock guards the whole store:
-//! any number of queries read at once; an append (or an [`Appender`] commit) waits for them and
-//! is then seen by later queries all at once.
+//! Layout: a table of series, each holding its float samples as one contiguous
+//! `Arc<Vec<FPoint>>` and its histogram samples as one `Arc<Vec<HPoint>>` (the layout the
+//! evaluator reads), start timestamps in parallel `Arc<Vec<i64>>`s (empty until a sample has
+//! one), plus an inverted index (label name → value → series ids) for matcher lookups. Label
+//! strings are interned, so series that share a name or value share its memory. One
+//! reader-writer lock guards the whole store: any number of queries read at once; an append (or
+//! an [`Appender`] commit) waits for them and is then seen by later queries all at once.
+//!
+//! [`Storage::select`] copies no sample: it returns [`SharedSlice`] views (the series' buffer and
+//! the index range of `[start, end]`), which outlive the read lock. Buffers are copy-on-write: an
+//! append to a series whose buffer no query holds pushes in place (the normal case: no copy, the
+//! `Vec`'s amortised growth), and one to a buffer that a query still holds first copies it (with
+//! room to grow) so the query's view never changes under it; later appends go to the copy in
+//! place again. We chose this over a chunked buffer because range functions need each window as
+//! one contiguous `&[FPoint]`, which chunks would have to copy at their boundaries on every
+//! query; the price is at most one copy of a series per query that overlaps an append to it.
 //!
 //! Append rules follow a Prometheus TSDB head:
 //!
@@ -39,9 +49,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use hashbrown::{HashMap, HashSet};
 
 use super::postings::{Postings, SeriesId};
-use super::{FloatColumns, HistogramColumns, SelectHints, SeriesData, Storage, StorageError};
+use super::{SelectHints, SeriesData, SharedSlice, Storage, StorageError};
 use crate::model::{
-    BucketSpan, CounterResetHint, FloatHistogram, Label, Labels, Matcher, format_go_g, is_stale_nan,
+    BucketSpan, CounterResetHint, FPoint, FloatHistogram, HPoint, Label, Labels, Matcher, format_go_g,
+    is_stale_nan,
 };
 
 /// Why an append was rejected. The texts are Prometheus's.
@@ -147,12 +158,17 @@ struct Inner {
     max_t: Option<i64>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct MemSeries {
     labels: Labels,
-    floats: FloatColumns,
+    /// Float samples (and staleness markers), ascending by timestamp.
+    floats: Arc<Vec<FPoint>>,
+    /// Start timestamps of `floats`: empty until one is non-zero, then one per float.
+    float_st: Arc<Vec<i64>>,
     /// Histograms as read back: their hint is the chunk-derived one.
-    hists: HistogramColumns,
+    hists: Arc<Vec<HPoint>>,
+    /// Start timestamps of `hists`, as `float_st`.
+    hist_st: Arc<Vec<i64>>,
     /// The counter-reset hints the histograms were appended with.
     hints_in: Vec<CounterResetHint>,
 }
@@ -165,39 +181,37 @@ enum Existing<'a> {
 
 impl MemSeries {
     fn max_t(&self) -> Option<i64> {
-        match (self.floats.t.last(), self.hists.t.last()) {
-            (Some(&a), Some(&b)) => Some(a.max(b)),
-            (a, b) => a.or(b).copied(),
+        match (self.floats.last(), self.hists.last()) {
+            (Some(a), Some(b)) => Some(a.t.max(b.t)),
+            (Some(a), None) => Some(a.t),
+            (None, Some(b)) => Some(b.t),
+            (None, None) => None,
         }
-    }
-
-    /// Whether a float sample lies strictly between `a` and `b`.
-    fn float_between(&self, a: i64, b: i64) -> bool {
-        let i = self.floats.t.partition_point(|&x| x <= a);
-        self.floats.t.get(i).is_some_and(|&x| x < b)
     }
 
     /// Recomputes the read-back hints of every histogram (after an out-of-order insert).
     fn recompute_hints(&mut self) {
-        for i in 0..self.hists.h.len() {
-            let prev = if i > 0 && !self.float_between(self.hists.t[i - 1], self.hists.t[i]) {
-                Some(self.hists.h[i - 1].clone())
-            } else {
-                None
+        let floats = &self.floats;
+        let hists = writable(&mut self.hists);
+        for i in 0..hists.len() {
+            let prev = match i.checked_sub(1) {
+                Some(j) if !float_between(floats, hists[j].t, hists[i].t) => Some(hists[j].h.clone()),
+                _ => None,
             };
-            let hint = read_hint(prev.as_deref(), &self.hists.h[i], self.hints_in[i]);
-            if self.hists.h[i].counter_reset_hint != hint {
-                Arc::make_mut(&mut self.hists.h[i]).counter_reset_hint = hint;
+            let hint_in = self.hints_in.get(i).copied().unwrap_or_default();
+            let hint = read_hint(prev.as_deref(), &hists[i].h, hint_in);
+            if hists[i].h.counter_reset_hint != hint {
+                Arc::make_mut(&mut hists[i].h).counter_reset_hint = hint;
             }
         }
     }
 
     fn at(&self, t: i64) -> Option<Existing<'_>> {
-        if let Ok(i) = self.floats.t.binary_search(&t) {
-            return Some(Existing::Float(self.floats.f[i]));
+        if let Ok(i) = self.floats.binary_search_by_key(&t, |p| p.t) {
+            return Some(Existing::Float(self.floats[i].f));
         }
-        if let Ok(i) = self.hists.t.binary_search(&t) {
-            return Some(Existing::Histogram(&self.hists.h[i]));
+        if let Ok(i) = self.hists.binary_search_by_key(&t, |p| p.t) {
+            return Some(Existing::Histogram(&self.hists[i].h));
         }
         None
     }
@@ -350,12 +364,7 @@ impl Inner {
         let id = SeriesId::try_from(self.series.len()).unwrap_or(SeriesId::MAX);
         self.postings.add(id, &labels);
         self.by_labels.insert(labels.clone(), id);
-        self.series.push(MemSeries {
-            labels,
-            floats: FloatColumns::default(),
-            hists: HistogramColumns::default(),
-            hints_in: Vec::new(),
-        });
+        self.series.push(MemSeries { labels, ..MemSeries::default() });
         Ok(id)
     }
 
@@ -397,27 +406,24 @@ impl Inner {
         }
         match v {
             Pending::Float(f) => {
-                insert(&mut s.floats.t, &mut s.floats.st, t, st, in_order, |i| s.floats.f.insert(i, f))
+                insert(&mut s.floats, &mut s.float_st, FPoint { t, f }, |p| p.t, st, in_order);
             }
             Pending::Histogram(mut h) => {
                 let hint_in = h.counter_reset_hint;
                 if in_order {
-                    let prev_is_hist = match (s.hists.t.last(), s.floats.t.last()) {
-                        (Some(&ht), Some(&ft)) => ht > ft,
+                    let prev_is_hist = match (s.hists.last(), s.floats.last()) {
+                        (Some(hp), Some(fp)) => hp.t > fp.t,
                         (Some(_), None) => true,
                         _ => false,
                     };
-                    let prev = if prev_is_hist { s.hists.h.last().map(|p| &**p) } else { None };
+                    let prev = if prev_is_hist { s.hists.last().map(|p| &*p.h) } else { None };
                     let hint = read_hint(prev, &h, hint_in);
                     if hint != hint_in {
                         Arc::make_mut(&mut h).counter_reset_hint = hint;
                     }
                 }
-                let hints_in = &mut s.hints_in;
-                insert(&mut s.hists.t, &mut s.hists.st, t, st, in_order, |i| {
-                    s.hists.h.insert(i, h);
-                    hints_in.insert(i, hint_in);
-                });
+                let i = insert(&mut s.hists, &mut s.hist_st, HPoint { t, h }, |p| p.t, st, in_order);
+                s.hints_in.insert(i.min(s.hints_in.len()), hint_in);
                 if !in_order {
                     s.recompute_hints();
                 }
@@ -430,17 +436,44 @@ impl Inner {
     }
 }
 
-/// Inserts timestamp `t` (and start timestamp `st`) at its sorted place in a column set; `value`
-/// inserts the value at the same index.
-fn insert(ts: &mut Vec<i64>, sts: &mut Vec<i64>, t: i64, st: i64, in_order: bool, value: impl FnOnce(usize)) {
-    let i = if in_order { ts.len() } else { ts.partition_point(|&x| x < t) };
-    let has_st = !sts.is_empty() || st != 0;
-    if has_st {
-        sts.resize(ts.len(), 0);
+/// The buffer behind `buf`, for writing: in place when nobody else holds it, otherwise a copy
+/// (with room to grow) that replaces it, so readers' views never change.
+fn writable<T: Clone>(buf: &mut Arc<Vec<T>>) -> &mut Vec<T> {
+    if Arc::get_mut(buf).is_none() {
+        let mut copy = Vec::with_capacity(buf.len() + buf.len() / 2 + 16);
+        copy.extend_from_slice(buf);
+        *buf = Arc::new(copy);
+    }
+    // Unique now, so this does not clone.
+    Arc::make_mut(buf)
+}
+
+/// Inserts point `p` (timestamp `t(&p)`, start timestamp `st`) at its sorted place and returns
+/// its index. In order, that is a push.
+fn insert<P: Clone>(
+    points: &mut Arc<Vec<P>>,
+    sts: &mut Arc<Vec<i64>>,
+    p: P,
+    t: impl Fn(&P) -> i64,
+    st: i64,
+    in_order: bool,
+) -> usize {
+    let points = writable(points);
+    let at = t(&p);
+    let i = if in_order { points.len() } else { points.partition_point(|q| t(q) < at) };
+    if !sts.is_empty() || st != 0 {
+        let sts = writable(sts);
+        sts.resize(points.len(), 0);
         sts.insert(i, st);
     }
-    ts.insert(i, t);
-    value(i);
+    points.insert(i, p);
+    i
+}
+
+/// Whether a float sample lies strictly between `a` and `b`.
+fn float_between(floats: &[FPoint], a: i64, b: i64) -> bool {
+    let i = floats.partition_point(|p| p.t <= a);
+    floats.get(i).is_some_and(|p| p.t < b)
 }
 
 fn check_duplicate(existing: Existing<'_>, new: &Pending, t: i64) -> Result<(), AppendError> {
@@ -596,23 +629,17 @@ impl Storage for MemStorage {
         let mut out: Vec<SeriesData> = Vec::with_capacity(ids.len());
         for id in ids {
             let s = &inner.series[id as usize];
-            let (fa, fb) = bounds(&s.floats.t, start, end);
-            let (ha, hb) = bounds(&s.hists.t, start, end);
+            let (fa, fb) = bounds(&s.floats, |p| p.t, start, end);
+            let (ha, hb) = bounds(&s.hists, |p| p.t, start, end);
             if fa == fb && ha == hb {
                 continue;
             }
             out.push(SeriesData {
                 labels: s.labels.clone(),
-                floats: FloatColumns {
-                    t: s.floats.t[fa..fb].to_vec(),
-                    f: s.floats.f[fa..fb].to_vec(),
-                    st: slice_st(&s.floats.st, fa, fb),
-                },
-                histograms: HistogramColumns {
-                    t: s.hists.t[ha..hb].to_vec(),
-                    h: s.hists.h[ha..hb].to_vec(),
-                    st: slice_st(&s.hists.st, ha, hb),
-                },
+                floats: SharedSlice::new(s.floats.clone(), fa..fb),
+                float_st: slice_st(&s.float_st, fa, fb),
+                histograms: SharedSlice::new(s.hists.clone(), ha..hb),
+                histogram_st: slice_st(&s.hist_st, ha, hb),
             });
         }
         drop(inner);
@@ -651,30 +678,30 @@ impl Inner {
             self.postings.select(matchers, self.series.len(), |id| &self.series[id as usize].labels);
         ids.retain(|&id| {
             let s = &self.series[id as usize];
-            let (fa, fb) = bounds(&s.floats.t, mint, maxt);
-            let (ha, hb) = bounds(&s.hists.t, mint, maxt);
+            let (fa, fb) = bounds(&s.floats, |p| p.t, mint, maxt);
+            let (ha, hb) = bounds(&s.hists, |p| p.t, mint, maxt);
             fa < fb || ha < hb
         });
         ids
     }
 }
 
-/// The index range of the timestamps in `[start, end]`.
-fn bounds(ts: &[i64], start: i64, end: i64) -> (usize, usize) {
-    let a = partition_guess(ts, start, |t| t < start);
-    let b = a + partition_guess(&ts[a..], end, |t| t <= end);
+/// The index range of the points (ascending timestamps `t(p)`) in `[start, end]`.
+fn bounds<P>(points: &[P], t: impl Fn(&P) -> i64 + Copy, start: i64, end: i64) -> (usize, usize) {
+    let a = partition_guess(points, t, start, |x| x < start);
+    let b = a + partition_guess(points.get(a..).unwrap_or(&[]), t, end, |x| x <= end);
     (a, b)
 }
 
-/// The number of leading timestamps of `ts` (ascending) for which `before` holds, `before` being
-/// monotone and about `target`. Series are mostly scraped at a regular interval, so the position
-/// is guessed from the average spacing and found by galloping from the guess: a few cache misses
-/// instead of a binary search's ~log2(n).
-fn partition_guess(ts: &[i64], target: i64, before: impl Fn(i64) -> bool) -> usize {
+/// The number of leading points of `ts` (ascending timestamps `t(p)`) for which `before` holds,
+/// `before` being monotone and about `target`. Series are mostly scraped at a regular interval,
+/// so the position is guessed from the average spacing and found by galloping from the guess: a
+/// few cache misses instead of a binary search's ~log2(n).
+fn partition_guess<P>(ts: &[P], t: impl Fn(&P) -> i64, target: i64, before: impl Fn(i64) -> bool) -> usize {
     let n = ts.len();
-    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return 0 };
+    let (Some(first), Some(last)) = (ts.first().map(&t), ts.last().map(&t)) else { return 0 };
     if n < 64 {
-        return ts.partition_point(|&t| before(t));
+        return ts.partition_point(|p| before(t(p)));
     }
     if !before(first) {
         return 0;
@@ -684,18 +711,18 @@ fn partition_guess(ts: &[i64], target: i64, before: impl Fn(i64) -> bool) -> usi
     }
     let span = (last as i128 - first as i128).max(1);
     let guess = ((target as i128 - first as i128) * (n as i128 - 1) / span).clamp(0, n as i128 - 1) as usize;
-    if before(ts[guess]) {
+    if before(t(&ts[guess])) {
         // The answer is above `guess`: double the stride until a timestamp is not before.
         let (mut lo, mut stride) = (guess + 1, 1);
         let hi = loop {
             let probe = lo + stride;
-            if probe >= n || !before(ts[probe]) {
+            if probe >= n || !before(t(&ts[probe])) {
                 break probe.min(n);
             }
             lo = probe + 1;
             stride *= 2;
         };
-        lo + ts[lo..hi].partition_point(|&t| before(t))
+        lo + ts[lo..hi].partition_point(|p| before(t(p)))
     } else {
         // The answer is at or below `guess`.
         let (mut hi, mut stride) = (guess, 1);
@@ -704,22 +731,26 @@ fn partition_guess(ts: &[i64], target: i64, before: impl Fn(i64) -> bool) -> usi
                 break 0;
             }
             let probe = hi - stride;
-            if before(ts[probe]) {
+            if before(t(&ts[probe])) {
                 break probe + 1;
             }
             hi = probe;
             stride *= 2;
         };
-        lo + ts[lo..hi].partition_point(|&t| before(t))
+        lo + ts[lo..hi].partition_point(|p| before(t(p)))
     }
 }
 
-fn slice_st(st: &[i64], a: usize, b: usize) -> Vec<i64> {
-    if st.is_empty() || st[a..b].iter().all(|&x| x == 0) { Vec::new() } else { st[a..b].to_vec() }
+/// The view of start timestamps `a..b`, empty when none of them is known.
+fn slice_st(st: &Arc<Vec<i64>>, a: usize, b: usize) -> SharedSlice<i64> {
+    match st.get(a..b) {
+        Some(part) if part.iter().any(|&x| x != 0) => SharedSlice::new(st.clone(), a..b),
+        _ => SharedSlice::default(),
+    }
 }
 
 #[cfg(test)]
-mod bounds_tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -728,11 +759,44 @@ mod bounds_tests {
         let irregular: Vec<i64> = (0..500i64).map(|i| 2 * i * i + i64::from(i % 7 == 0)).collect();
         for ts in [&regular, &irregular] {
             for x in (-20..ts[ts.len() - 1] + 20).step_by(3) {
-                assert_eq!(partition_guess(ts, x, |t| t < x), ts.partition_point(|&t| t < x), "{x}");
-                assert_eq!(partition_guess(ts, x, |t| t <= x), ts.partition_point(|&t| t <= x), "{x}");
-                let (a, b) = bounds(ts, x, x + 55);
+                let key = |t: &i64| *t;
+                assert_eq!(partition_guess(ts, key, x, |t| t < x), ts.partition_point(|&t| t < x), "{x}");
+                assert_eq!(partition_guess(ts, key, x, |t| t <= x), ts.partition_point(|&t| t <= x), "{x}");
+                let (a, b) = bounds(ts, key, x, x + 55);
                 assert_eq!((a, b), (ts.partition_point(|&t| t < x), ts.partition_point(|&t| t <= x + 55)));
             }
         }
+    }
+
+    #[test]
+    fn writes_go_in_place_unless_a_reader_holds_the_buffer() {
+        let mut buf = Arc::new(vec![1, 2, 3]);
+        let before = Arc::as_ptr(&buf);
+        writable(&mut buf).push(4);
+        assert!(std::ptr::eq(before, Arc::as_ptr(&buf)), "unshared: no copy");
+        let view = SharedSlice::new(buf.clone(), 1..4);
+        writable(&mut buf).push(5);
+        assert!(!std::ptr::eq(before, Arc::as_ptr(&buf)), "shared: copied");
+        assert_eq!(view, [2, 3, 4]);
+        assert_eq!(*buf, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn views_outlive_appends() {
+        let store = MemStorage::with_options(MemStorageOptions { out_of_order_window: 1_000 });
+        let l = Labels::from_pairs([("__name__", "x")]);
+        store.append(&l, 10, 1.0).unwrap();
+        store.append(&l, 30, 3.0).unwrap();
+        let m = Matcher::new(crate::model::MatchOp::Equal, "__name__", "x").unwrap();
+        let old = store.select(std::slice::from_ref(&m), &SelectHints::range(0, 100)).unwrap();
+        store.append(&l, 40, 4.0).unwrap();
+        store.append(&l, 20, 2.0).unwrap();
+        store.append_with_st(&l, 50, 5.0, 7).unwrap();
+        let new = store.select(&[m], &SelectHints::range(0, 100)).unwrap();
+        let pts = |s: &SeriesData| s.floats.iter().map(|p| (p.t, p.f)).collect::<Vec<_>>();
+        assert_eq!(pts(&old[0]), [(10, 1.0), (30, 3.0)]);
+        assert!(old[0].float_st.is_empty());
+        assert_eq!(pts(&new[0]), [(10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0), (50, 5.0)]);
+        assert_eq!(new[0].float_st, [0, 0, 0, 0, 7]);
     }
 }

@@ -4,12 +4,13 @@
 //! A store answers three questions: which series match a set of label matchers and what are their
 //! samples in `[mint, maxt]` ([`Storage::select`]), which label names exist
 //! ([`Storage::label_names`]) and which values a label has ([`Storage::label_values`]). Samples
-//! come back as columns per series ([`SeriesData`]): timestamps and values in two parallel slices
-//! for floats, and likewise for native histograms, so the evaluator scans plain slices without
-//! allocating per sample.
+//! come back per series ([`SeriesData`]) as [`SharedSlice`]s of points (`FPoint { t, f }` for
+//! floats, `HPoint { t, h }` for native histograms, start timestamps beside them): views of
+//! reference-counted buffers that a store such as [`MemStorage`] shares instead of copying, and
+//! that the evaluator reads as plain `&[FPoint]` / `&[HPoint]` slices.
 //!
 //! ```
-//! use ferroprom::model::{Labels, MatchOp, Matcher};
+//! use ferroprom::model::{FPoint, Labels, MatchOp, Matcher};
 //! use ferroprom::storage::{MemStorage, SelectHints, Storage};
 //!
 //! let store = MemStorage::new();
@@ -20,21 +21,22 @@
 //! let m = Matcher::new(MatchOp::Equal, "__name__", "up")?;
 //! let series = store.select(&[m], &SelectHints::range(0, 1_500))?;
 //! assert_eq!(series.len(), 1);
-//! assert_eq!(series[0].floats.t, [1_000]);
-//! assert_eq!(series[0].floats.f, [1.0]);
+//! assert_eq!(series[0].floats, [FPoint { t: 1_000, f: 1.0 }]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::sync::Arc;
 
-use crate::model::{FloatHistogram, Labels, Matcher};
+use crate::model::{FPoint, HPoint, Labels, Matcher};
 
 mod counting;
 mod memory;
 mod postings;
+mod shared;
 
 pub use counting::CountingStorage;
 pub use memory::{AppendError, Appender, MemStorage, MemStorageOptions};
+pub use shared::SharedSlice;
 
 /// What a [`Storage::select`] is for: the time range that must be returned and what the query
 /// will do with the data. Everything but `start`/`end` is advisory; a store may ignore it.
@@ -65,66 +67,22 @@ impl SelectHints {
     }
 }
 
-/// The accessors of a sample-column type: its samples are counted by `t`, their start timestamps
-/// are in `st`.
-macro_rules! sample_columns {
-    ($columns:ty) => {
-        impl $columns {
-            /// The number of samples.
-            pub fn len(&self) -> usize {
-                self.t.len()
-            }
-
-            /// Whether there are no samples.
-            pub fn is_empty(&self) -> bool {
-                self.t.is_empty()
-            }
-
-            /// The start timestamp of sample `i` (0 when unknown).
-            pub fn start_timestamp(&self, i: usize) -> i64 {
-                self.st.get(i).copied().unwrap_or(0)
-            }
-        }
-    };
-}
-
-/// Float samples of one series as parallel columns, ascending by timestamp.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FloatColumns {
-    /// Timestamps in milliseconds.
-    pub t: Vec<i64>,
-    /// Values; staleness markers are [`crate::model::STALE_NAN`].
-    pub f: Vec<f64>,
-    /// Start ("created") timestamps: empty when no sample has one, otherwise one per sample with
-    /// 0 meaning "unknown".
-    pub st: Vec<i64>,
-}
-
-sample_columns!(FloatColumns);
-
-/// Native histogram samples of one series as parallel columns, ascending by timestamp.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HistogramColumns {
-    /// Timestamps in milliseconds.
-    pub t: Vec<i64>,
-    /// Values, shared with the store (cloning one is a counter increment).
-    pub h: Vec<Arc<FloatHistogram>>,
-    /// Start timestamps, as in [`FloatColumns::st`].
-    pub st: Vec<i64>,
-}
-
-sample_columns!(HistogramColumns);
-
-/// One selected series: its labels and its samples in the selected time range. A timestamp occurs
-/// in at most one of the two columns. Staleness markers are always float samples.
+/// One selected series: its labels and its samples in the selected time range, as views shared
+/// with the store (selecting copies no sample). A timestamp occurs in at most one of `floats` and
+/// `histograms`. Staleness markers are always float samples.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesData {
     /// The series' labels.
     pub labels: Labels,
-    /// Float samples.
-    pub floats: FloatColumns,
-    /// Native histogram samples.
-    pub histograms: HistogramColumns,
+    /// Float samples, ascending by timestamp; staleness markers are [`crate::model::STALE_NAN`].
+    pub floats: SharedSlice<FPoint>,
+    /// Start ("created") timestamps of the float samples: empty when none has one, otherwise one
+    /// per sample with 0 meaning "unknown".
+    pub float_st: SharedSlice<i64>,
+    /// Native histogram samples, ascending by timestamp.
+    pub histograms: SharedSlice<HPoint>,
+    /// Start timestamps of the histogram samples, as in [`SeriesData::float_st`].
+    pub histogram_st: SharedSlice<i64>,
 }
 
 impl SeriesData {
@@ -159,7 +117,9 @@ pub enum StorageError {
 /// Contract of [`Storage::select`]: the result holds every series that matches **all** matchers
 /// (a matcher that matches the empty string also matches series without that label) and has at
 /// least one sample in `[hints.start, hints.end]`, sorted by labels (`Labels`' `Ord`), each with
-/// exactly its samples in that range.
+/// exactly its samples in that range. A store that keeps samples as `Arc<Vec<FPoint>>` (or
+/// `HPoint`) hands out views of them ([`SharedSlice::new`]); one that produces samples per request
+/// wraps the vectors it built (`Vec::into`).
 pub trait Storage: Send + Sync {
     /// The series matching `matchers` with their samples in `[hints.start, hints.end]`, sorted by
     /// labels.
