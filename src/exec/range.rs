@@ -186,8 +186,12 @@ impl Operator for RangeOp<'_> {
         }
         self.data = data;
         let (_, _, anchored, smoothed) = self.source.extension(self.ctx.lookback);
+        // The index costs a pass over each series: it pays only when windows overlap (a single
+        // window, or disjoint ones, are cheaper to evaluate directly).
+        let overlapping = self.grid.steps() > 1 && self.source.range() > self.grid.interval;
         if let RangeKind::Func(f) = self.kind
             && sliding::slides(f)
+            && overlapping
             && !anchored
             && !smoothed
         {

@@ -112,20 +112,21 @@ pub(crate) fn latest(
 ) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
     let fi = s.floats.partition_point(|p| p.t <= ref_t);
     let hi = s.histograms.partition_point(|p| p.t <= ref_t);
-    latest_before(s, fi, hi, ref_t, lookback)
+    latest_before(&s.floats, &s.histograms, fi, hi, ref_t, lookback)
 }
 
-/// [`latest`] when the numbers of floats (`fi`) and histograms (`hi`) at or before `ref_t` are
-/// known.
+/// [`latest`] over a series' floats and histograms when the numbers of floats (`fi`) and
+/// histograms (`hi`) at or before `ref_t` are known.
 fn latest_before(
-    s: &SeriesData,
+    floats: &[FPoint],
+    hists: &[HPoint],
     fi: usize,
     hi: usize,
     ref_t: i64,
     lookback: i64,
 ) -> Option<(i64, f64, Option<Arc<crate::model::FloatHistogram>>)> {
-    let f = if fi > 0 { Some(s.floats[fi - 1]) } else { None };
-    let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
+    let f = fi.checked_sub(1).and_then(|i| floats.get(i)).copied();
+    let h = hi.checked_sub(1).and_then(|i| hists.get(i));
     let lo = ref_t - lookback;
     match (f, h) {
         (Some(f), Some(h)) if h.t > f.t => {
@@ -281,19 +282,22 @@ impl Operator for VectorSelectorOp<'_> {
         // Series by series, so each series' points are read in order (one stream at a time);
         // every step still receives its samples in ascending series id.
         for (id, (s, (cf, ch))) in self.data.iter().zip(self.cursors.iter_mut()).enumerate() {
+            let (floats, hists): (&[FPoint], &[HPoint]) = (&s.floats, &s.histograms);
             for (step, &(_, ref_t)) in batch.iter_mut().zip(&steps) {
-                let fi = cf.seek(&s.floats, |p| p.t, ref_t);
-                let hi = if s.histograms.is_empty() { 0 } else { ch.seek(&s.histograms, |p| p.t, ref_t) };
-                let Some((st, f, h)) = latest_before(s, fi, hi, ref_t, self.ctx.lookback) else { continue };
+                let fi = cf.seek(floats, |p| p.t, ref_t);
+                let hi = if hists.is_empty() { 0 } else { ch.seek(hists, |p| p.t, ref_t) };
+                let Some((st, f, h)) = latest_before(floats, hists, fi, hi, ref_t, self.ctx.lookback) else {
+                    continue;
+                };
                 step.samples.push(match self.mode {
                     SelectMode::Value => Sample { id: id as u32, f, h },
                     SelectMode::Timestamp => Sample::float(id as u32, st as f64 / 1000.0),
                     SelectMode::StartTimestamp => {
                         let found = if h.is_some() {
-                            let i = s.histograms.partition_point(|p| p.t < st);
+                            let i = hists.partition_point(|p| p.t < st);
                             s.histogram_st.get(i)
                         } else {
-                            let i = s.floats.partition_point(|p| p.t < st);
+                            let i = floats.partition_point(|p| p.t < st);
                             s.float_st.get(i)
                         };
                         match found {

@@ -17,14 +17,30 @@ pub fn slides(func: RangeFn) -> bool {
     matches!(func, RangeFn::Rate | RangeFn::Increase | RangeFn::Delta | RangeFn::Changes | RangeFn::Resets)
 }
 
+/// Points between two running-count marks of `changes`: a window costs at most two scans of
+/// this many pairs, and the marks take 4 bytes per this many points.
+const CHANGE_STRIDE: usize = 128;
+
 /// The per-series index a sliding evaluation needs: positions of counter resets (`f[i] < f[i-1]`)
-/// and, for `changes`, the running count of value changes.
+/// and, for `changes`, the running count of value changes at every [`CHANGE_STRIDE`]th point.
 #[derive(Debug, Clone, Default)]
 pub struct SlidingIndex {
     /// Indexes `i` where `f[i] < f[i - 1]`, ascending.
     resets: Vec<u32>,
-    /// `changes[i]`: value changes among the pairs ending at or before `i` (only for `changes`).
+    /// `changes[k]`: value changes among the pairs `(i - 1, i)` with `i <= k * CHANGE_STRIDE`
+    /// (only for `changes`).
     changes: Vec<u32>,
+}
+
+/// Whether the pair `w[0], w[1]` is a value change (NaN to NaN is none).
+fn changed(w: &[FPoint]) -> bool {
+    w[1].f != w[0].f && !(w[1].f.is_nan() && w[0].f.is_nan())
+}
+
+/// The value changes among the pairs of `points`, counted without branches (they would
+/// mispredict on a changing series).
+fn count_changes(points: &[FPoint]) -> u32 {
+    points.windows(2).map(|w| u32::from(changed(w))).sum()
 }
 
 impl SlidingIndex {
@@ -40,17 +56,12 @@ impl SlidingIndex {
                 }
             }
             RangeFn::Changes => {
-                ix.changes.reserve(floats.len());
-                let mut n = 0u32;
-                if !floats.is_empty() {
-                    ix.changes.push(0);
-                }
-                for w in floats.windows(2) {
-                    let (prev, cur) = (w[0].f, w[1].f);
-                    if cur != prev && !(cur.is_nan() && prev.is_nan()) {
-                        n += 1;
-                    }
+                let (mut n, mut end) = (0u32, CHANGE_STRIDE);
+                ix.changes.push(0);
+                while end < floats.len() {
+                    n += count_changes(&floats[end - CHANGE_STRIDE..=end]);
                     ix.changes.push(n);
+                    end += CHANGE_STRIDE;
                 }
             }
             _ => {}
@@ -94,9 +105,18 @@ impl SlidingIndex {
             }
             RangeFn::Resets => RangeOutput::Float(self.resets_in(a, b).len() as f64),
             RangeFn::Changes => {
-                let n =
-                    self.changes.get(b - 1).copied().unwrap_or(0) - self.changes.get(a).copied().unwrap_or(0);
-                RangeOutput::Float(n as f64)
+                // The pairs (i - 1, i) with a < i < b: scanned up to the first mark, counted from
+                // the marks in between, scanned from the last mark.
+                let (first_mark, last_mark) = (a.div_ceil(CHANGE_STRIDE), (b - 1) / CHANGE_STRIDE);
+                let n = match (self.changes.get(first_mark), self.changes.get(last_mark)) {
+                    (Some(&lo), Some(&hi)) if first_mark < last_mark => {
+                        count_changes(&floats[a..=first_mark * CHANGE_STRIDE])
+                            + (hi - lo)
+                            + count_changes(&floats[last_mark * CHANGE_STRIDE..b])
+                    }
+                    _ => count_changes(&floats[a..b]),
+                };
+                RangeOutput::Float(f64::from(n))
             }
             _ => RangeOutput::None,
         }
@@ -216,6 +236,30 @@ mod tests {
                     };
                     assert!(same, "{func:?} {a}..{b}: {want:?} vs {got:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn changes_across_marks_match_the_window_evaluation() {
+        let v: Vec<f64> = (0..3 * CHANGE_STRIDE + 7).map(|i| ((i * 7919) % 13 / 4) as f64).collect();
+        let floats = pts(&v);
+        let ix = SlidingIndex::new(RangeFn::Changes, &floats);
+        let n = floats.len();
+        let args = RangeArgs {
+            range_start: 0,
+            range_end: 0,
+            step_time: 0,
+            range: 1,
+            scalar: f64::NAN,
+            scalar2: f64::NAN,
+            anchored: false,
+            smoothed: false,
+        };
+        for a in (0..n).step_by(5).chain([CHANGE_STRIDE - 1, CHANGE_STRIDE, CHANGE_STRIDE + 1]) {
+            for b in (a + 1..=n).step_by(3).chain([n]) {
+                let want = RangeFn::Changes.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
+                assert_eq!(want, ix.eval(RangeFn::Changes, &floats, a, b, &args), "{a}..{b}");
             }
         }
     }
