@@ -78,8 +78,17 @@ pub(crate) fn materialize<'a>(
         MatrixSource::Selector(m) => {
             let mut data = load(ctx, &m.selector, m.range)?;
             for s in data.iter_mut() {
-                (s.floats, s.float_st) = without_stale(&s.floats, &s.float_st, |p| is_stale_nan(p.f));
-                (s.histograms, s.histogram_st) =
+                // The store's index tells whether the view holds a marker without a scan.
+                let (off, n) = (s.floats.offset(), s.floats.len());
+                if s.float_index.as_ref().is_none_or(|ix| ix.has_stale(off, off + n)) {
+                    let copied;
+                    (s.floats, s.float_st, copied) =
+                        without_stale(&s.floats, &s.float_st, |p| is_stale_nan(p.f));
+                    if copied {
+                        s.float_index = None;
+                    }
+                }
+                (s.histograms, s.histogram_st, _) =
                     without_stale(&s.histograms, &s.histogram_st, |p| is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
@@ -186,12 +195,12 @@ impl Operator for RangeOp<'_> {
         }
         self.data = data;
         let (_, _, anchored, smoothed) = self.source.extension(self.ctx.lookback);
-        // The index costs a pass over each series: it pays only when windows overlap (a single
-        // window, or disjoint ones, are cheaper to evaluate directly).
+        // The store's index is free to use. Building one costs a pass over each series: it pays
+        // only when windows overlap (a single window, or disjoint ones, are cheaper to evaluate
+        // directly).
         let overlapping = self.grid.steps() > 1 && self.source.range() > self.grid.interval;
         if let RangeKind::Func(f) = self.kind
             && sliding::slides(f)
-            && overlapping
             && !anchored
             && !smoothed
         {
@@ -199,8 +208,13 @@ impl Operator for RangeOp<'_> {
                 .data
                 .iter()
                 .map(|s| {
-                    (s.histograms.is_empty() && s.float_st.is_empty())
-                        .then(|| SlidingIndex::new(f, &s.floats))
+                    if !s.histograms.is_empty() || !s.float_st.is_empty() {
+                        return None;
+                    }
+                    match &s.float_index {
+                        Some(ix) => Some(SlidingIndex::shared(ix.clone(), s.floats.offset())),
+                        None => overlapping.then(|| SlidingIndex::new(&s.floats)),
+                    }
                 })
                 .collect();
         }
@@ -431,19 +445,20 @@ pub(crate) fn window(s: &SeriesData, lo: i64, hi: i64) -> (&[FPoint], &[HPoint])
 }
 
 /// `points` (with their start timestamps `sts`, empty or one per point) without the staleness
-/// markers `stale` finds. The views are shared as they are when there is no marker, or only a run
-/// at either end; only a marker among other points costs a copy.
+/// markers `stale` finds, and whether that took a copy. The views are shared as they are (or
+/// narrowed) when there is no marker, or only a run at either end; only a marker among other
+/// points costs a copy.
 fn without_stale<P: Clone>(
     points: &SharedSlice<P>,
     sts: &SharedSlice<i64>,
     stale: impl Fn(&P) -> bool,
-) -> (SharedSlice<P>, SharedSlice<i64>) {
+) -> (SharedSlice<P>, SharedSlice<i64>, bool) {
     let lo = points.iter().position(|p| !stale(p)).unwrap_or(points.len());
     let hi = points.iter().rposition(|p| !stale(p)).map_or(lo, |i| i + 1);
     let keep_st =
         |r: std::ops::Range<usize>| if sts.is_empty() { SharedSlice::default() } else { sts.slice(r) };
     if !points[lo..hi].iter().any(&stale) {
-        return (points.slice(lo..hi), keep_st(lo..hi));
+        return (points.slice(lo..hi), keep_st(lo..hi), false);
     }
     let kept: Vec<usize> = (lo..hi).filter(|&i| !stale(&points[i])).collect();
     let new_sts = if sts.is_empty() {
@@ -451,5 +466,5 @@ fn without_stale<P: Clone>(
     } else {
         kept.iter().filter_map(|&i| sts.get(i).copied()).collect()
     };
-    (kept.iter().map(|&i| points[i].clone()).collect(), new_sts)
+    (kept.iter().map(|&i| points[i].clone()).collect(), new_sts, true)
 }

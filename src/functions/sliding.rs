@@ -1,13 +1,17 @@
-//! Float range functions evaluated over sliding windows: each series is scanned once to index
-//! its counter resets and value changes, then every window's answer costs O(1) plus the resets
-//! inside it, instead of a pass over the window. The answers are bit-identical to
+//! Float range functions evaluated over sliding windows: each series is indexed once (a
+//! [`FloatIndex`] of its counter resets and value changes, built here or kept by the store), then
+//! every window's answer costs O(log n) plus the resets inside it (plus at most two scans of
+//! [`crate::model::CHANGE_STRIDE`] pairs for `changes`), instead of a pass over the window. The
+//! answers are bit-identical to
 //! [`super::RangeFn::eval`]: `rate`/`increase` add the same reset corrections in the same order
 //! to the same `last - first`, and `changes`/`resets` are exact counts.
 //!
 //! Only float-only windows without start timestamps and without `anchored`/`smoothed` use this;
 //! everything else goes through [`super::RangeFn::eval_with_st`].
 
-use crate::model::FPoint;
+use std::sync::Arc;
+
+use crate::model::{FPoint, FloatIndex};
 
 use super::range::extrapolate;
 use super::{RangeArgs, RangeFn, RangeOutput};
@@ -17,63 +21,26 @@ pub fn slides(func: RangeFn) -> bool {
     matches!(func, RangeFn::Rate | RangeFn::Increase | RangeFn::Delta | RangeFn::Changes | RangeFn::Resets)
 }
 
-/// Points between two running-count marks of `changes`: a window costs at most two scans of
-/// this many pairs, and the marks take 4 bytes per this many points.
-const CHANGE_STRIDE: usize = 128;
-
-/// The per-series index a sliding evaluation needs: positions of counter resets (`f[i] < f[i-1]`)
-/// and, for `changes`, the running count of value changes at every [`CHANGE_STRIDE`]th point.
+/// The per-series index a sliding evaluation needs: a [`FloatIndex`] of the series' points
+/// (counter-reset positions, running change counts), built here or kept by the store.
 #[derive(Debug, Clone, Default)]
 pub struct SlidingIndex {
-    /// Indexes `i` where `f[i] < f[i - 1]`, ascending.
-    resets: Vec<u32>,
-    /// `changes[k]`: value changes among the pairs `(i - 1, i)` with `i <= k * CHANGE_STRIDE`
-    /// (only for `changes`).
-    changes: Vec<u32>,
-}
-
-/// Whether the pair `w[0], w[1]` is a value change (NaN to NaN is none).
-fn changed(w: &[FPoint]) -> bool {
-    w[1].f != w[0].f && !(w[1].f.is_nan() && w[0].f.is_nan())
-}
-
-/// The value changes among the pairs of `points`, counted without branches (they would
-/// mispredict on a changing series).
-fn count_changes(points: &[FPoint]) -> u32 {
-    points.windows(2).map(|w| u32::from(changed(w))).sum()
+    index: Arc<FloatIndex>,
+    /// The position in the indexed points of the first point the evaluated slice holds (a store
+    /// indexes a whole series; a query sees part of it).
+    base: usize,
 }
 
 impl SlidingIndex {
-    /// Indexes the float points of one series for `func`.
-    pub fn new(func: RangeFn, floats: &[FPoint]) -> SlidingIndex {
-        let mut ix = SlidingIndex::default();
-        match func {
-            RangeFn::Rate | RangeFn::Increase | RangeFn::Resets => {
-                for (i, w) in floats.windows(2).enumerate() {
-                    if w[1].f < w[0].f {
-                        ix.resets.push((i + 1) as u32);
-                    }
-                }
-            }
-            RangeFn::Changes => {
-                let (mut n, mut end) = (0u32, CHANGE_STRIDE);
-                ix.changes.push(0);
-                while end < floats.len() {
-                    n += count_changes(&floats[end - CHANGE_STRIDE..=end]);
-                    ix.changes.push(n);
-                    end += CHANGE_STRIDE;
-                }
-            }
-            _ => {}
-        }
-        ix
+    /// Indexes the float points of one series.
+    pub fn new(floats: &[FPoint]) -> SlidingIndex {
+        SlidingIndex { index: Arc::new(FloatIndex::build(floats)), base: 0 }
     }
 
-    /// The resets strictly after `a` and before `b` (pairs inside the window `a..b`).
-    fn resets_in(&self, a: usize, b: usize) -> &[u32] {
-        let lo = self.resets.partition_point(|&r| (r as usize) <= a);
-        let hi = self.resets.partition_point(|&r| (r as usize) < b);
-        &self.resets[lo..hi.max(lo)]
+    /// An index built elsewhere over points of which the evaluated slice starts at position
+    /// `base` (the caller guarantees the slice has no staleness marker the index saw).
+    pub fn shared(index: Arc<FloatIndex>, base: usize) -> SlidingIndex {
+        SlidingIndex { index, base }
     }
 
     /// `func` over the window `floats[a..b]` (non-empty) of the series this index was built for.
@@ -89,13 +56,14 @@ impl SlidingIndex {
         else {
             return RangeOutput::None;
         };
+        let base = self.base;
         match func {
             RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
                 let is_counter = func != RangeFn::Delta;
                 let mut result = last.f - first.f;
                 if is_counter {
-                    for &r in self.resets_in(a, b) {
-                        result += floats[r as usize - 1].f;
+                    for &r in self.index.resets_in(a + base, b + base) {
+                        result += floats[r as usize - base - 1].f;
                     }
                 }
                 if b - a < 2 {
@@ -103,20 +71,9 @@ impl SlidingIndex {
                 }
                 extrapolate(first, last, b - a - 1, result, 0, args, is_counter, func == RangeFn::Rate)
             }
-            RangeFn::Resets => RangeOutput::Float(self.resets_in(a, b).len() as f64),
+            RangeFn::Resets => RangeOutput::Float(self.index.resets_in(a + base, b + base).len() as f64),
             RangeFn::Changes => {
-                // The pairs (i - 1, i) with a < i < b: scanned up to the first mark, counted from
-                // the marks in between, scanned from the last mark.
-                let (first_mark, last_mark) = (a.div_ceil(CHANGE_STRIDE), (b - 1) / CHANGE_STRIDE);
-                let n = match (self.changes.get(first_mark), self.changes.get(last_mark)) {
-                    (Some(&lo), Some(&hi)) if first_mark < last_mark => {
-                        count_changes(&floats[a..=first_mark * CHANGE_STRIDE])
-                            + (hi - lo)
-                            + count_changes(&floats[last_mark * CHANGE_STRIDE..b])
-                    }
-                    _ => count_changes(&floats[a..b]),
-                };
-                RangeOutput::Float(f64::from(n))
+                RangeOutput::Float(f64::from(self.index.changes_in(floats, base, a + base, b + base)))
             }
             _ => RangeOutput::None,
         }
@@ -215,7 +172,7 @@ mod tests {
     fn matches_the_window_evaluation() {
         let floats = pts(&[1.0, 3.0, 2.0, 2.0, 7.0, 0.5, 0.5, f64::NAN, f64::NAN, 4.0, 1.0, 9.0]);
         for func in [RangeFn::Rate, RangeFn::Increase, RangeFn::Delta, RangeFn::Changes, RangeFn::Resets] {
-            let ix = SlidingIndex::new(func, &floats);
+            let ix = SlidingIndex::new(&floats);
             for a in 0..floats.len() {
                 for b in a + 1..=floats.len() {
                     let args = RangeArgs {
@@ -241,25 +198,37 @@ mod tests {
     }
 
     #[test]
-    fn changes_across_marks_match_the_window_evaluation() {
-        let v: Vec<f64> = (0..3 * CHANGE_STRIDE + 7).map(|i| ((i * 7919) % 13 / 4) as f64).collect();
-        let floats = pts(&v);
-        let ix = SlidingIndex::new(RangeFn::Changes, &floats);
-        let n = floats.len();
-        let args = RangeArgs {
-            range_start: 0,
-            range_end: 0,
-            step_time: 0,
-            range: 1,
-            scalar: f64::NAN,
-            scalar2: f64::NAN,
-            anchored: false,
-            smoothed: false,
-        };
-        for a in (0..n).step_by(5).chain([CHANGE_STRIDE - 1, CHANGE_STRIDE, CHANGE_STRIDE + 1]) {
-            for b in (a + 1..=n).step_by(3).chain([n]) {
-                let want = RangeFn::Changes.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
-                assert_eq!(want, ix.eval(RangeFn::Changes, &floats, a, b, &args), "{a}..{b}");
+    fn a_shared_index_matches_the_window_evaluation() {
+        let v: Vec<f64> =
+            (0..3 * crate::model::CHANGE_STRIDE + 7).map(|i| ((i * 7919) % 13 / 4) as f64).collect();
+        let all = pts(&v);
+        let index = Arc::new(FloatIndex::build(&all));
+        let n = all.len();
+        for base in [0, 3, crate::model::CHANGE_STRIDE + 1] {
+            let floats = &all[base..];
+            let ix = SlidingIndex::shared(index.clone(), base);
+            for func in [RangeFn::Rate, RangeFn::Changes, RangeFn::Resets] {
+                for a in (0..n - base).step_by(5) {
+                    for b in (a + 1..=n - base).step_by(3) {
+                        let args = RangeArgs {
+                            range_start: floats[a].t - 1,
+                            range_end: floats[b - 1].t + 3_000,
+                            step_time: floats[b - 1].t + 3_000,
+                            range: floats[b - 1].t + 3_001 - floats[a].t,
+                            scalar: f64::NAN,
+                            scalar2: f64::NAN,
+                            anchored: false,
+                            smoothed: false,
+                        };
+                        let want = func.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
+                        let got = ix.eval(func, floats, a, b, &args);
+                        let same = match (&want, &got) {
+                            (RangeOutput::Float(x), RangeOutput::Float(y)) => x.to_bits() == y.to_bits(),
+                            _ => want == got,
+                        };
+                        assert!(same, "{func:?} base {base} {a}..{b}: {want:?} vs {got:?}");
+                    }
+                }
             }
         }
     }

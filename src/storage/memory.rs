@@ -51,8 +51,8 @@ use hashbrown::{HashMap, HashSet};
 use super::postings::{Postings, SeriesId};
 use super::{SelectHints, SeriesData, SharedSlice, Storage, StorageError};
 use crate::model::{
-    BucketSpan, CounterResetHint, FPoint, FloatHistogram, HPoint, Label, Labels, Matcher, format_go_g,
-    is_stale_nan,
+    BucketSpan, CounterResetHint, FPoint, FloatHistogram, FloatIndex, HPoint, Label, Labels, Matcher,
+    format_go_g, is_stale_nan,
 };
 
 /// Why an append was rejected. The texts are Prometheus's.
@@ -165,6 +165,8 @@ struct MemSeries {
     floats: Arc<Vec<FPoint>>,
     /// Start timestamps of `floats`: empty until one is non-zero, then one per float.
     float_st: Arc<Vec<i64>>,
+    /// The index of `floats` (staleness markers, counter resets, change counts), kept current.
+    float_index: Arc<FloatIndex>,
     /// Histograms as read back: their hint is the chunk-derived one.
     hists: Arc<Vec<HPoint>>,
     /// Start timestamps of `hists`, as `float_st`.
@@ -406,7 +408,14 @@ impl Inner {
         }
         match v {
             Pending::Float(f) => {
-                insert(&mut s.floats, &mut s.float_st, FPoint { t, f }, |p| p.t, st, in_order);
+                let p = FPoint { t, f };
+                if in_order {
+                    Arc::make_mut(&mut s.float_index).push(s.floats.last(), &p);
+                }
+                insert(&mut s.floats, &mut s.float_st, p, |p| p.t, st, in_order);
+                if !in_order {
+                    s.float_index = Arc::new(FloatIndex::build(&s.floats));
+                }
             }
             Pending::Histogram(mut h) => {
                 let hint_in = h.counter_reset_hint;
@@ -640,6 +649,7 @@ impl Storage for MemStorage {
                 float_st: slice_st(&s.float_st, fa, fb),
                 histograms: SharedSlice::new(s.hists.clone(), ha..hb),
                 histogram_st: slice_st(&s.hist_st, ha, hb),
+                float_index: s.float_index.covers(s.floats.len()).then(|| s.float_index.clone()),
             });
         }
         drop(inner);

@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{FPoint, HPoint, Labels, Matcher};
+use crate::model::{FPoint, FloatIndex, HPoint, Labels, Matcher};
 
 mod counting;
 mod memory;
@@ -83,6 +83,10 @@ pub struct SeriesData {
     pub histograms: SharedSlice<HPoint>,
     /// Start timestamps of the histogram samples, as in [`SeriesData::float_st`].
     pub histogram_st: SharedSlice<i64>,
+    /// An index of the whole buffer behind `floats` (positions in that buffer; the view starts at
+    /// `floats.offset()`), when the store keeps one: range functions then evaluate windows
+    /// without a pass over them.
+    pub float_index: Option<Arc<FloatIndex>>,
 }
 
 impl SeriesData {

@@ -51,6 +51,11 @@ impl<T> SharedSlice<T> {
         }
     }
 
+    /// The position of the view's first value in its buffer (0 for an empty view).
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
     /// The values as a slice (what `Deref` gives).
     pub fn as_slice(&self) -> &[T] {
         match &self.buf {
