@@ -808,5 +808,14 @@ mod tests {
         assert!(old[0].float_st.is_empty());
         assert_eq!(pts(&new[0]), [(10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0), (50, 5.0)]);
         assert_eq!(new[0].float_st, [0, 0, 0, 0, 7]);
+        // The index follows appends in and out of order, and a view's positions start at its offset.
+        store.append(&l, 60, 0.5).unwrap();
+        store.append(&l, 15, 9.0).unwrap();
+        let m = Matcher::new(crate::model::MatchOp::Equal, "__name__", "x").unwrap();
+        let got = store.select(&[m], &SelectHints::range(12, 100)).unwrap();
+        let ix = got[0].float_index.clone().unwrap();
+        assert_eq!(got[0].floats.offset(), 1);
+        assert_eq!(ix.resets_in(0, 7), [2, 6]);
+        assert_eq!(*ix, FloatIndex::build(&store.read().series[0].floats));
     }
 }
