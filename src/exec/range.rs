@@ -304,6 +304,8 @@ impl Operator for RangeOp<'_> {
                 let all_sliding = &self.sliding;
                 let results = self.ctx.parallelism.map(&ids, work, |&id| {
                     let s = &data[id];
+                    // Slices taken once: the views are read at every step.
+                    let (floats, hists): (&[FPoint], &[HPoint]) = (&s.floats, &s.histograms);
                     let series_sts: &[i64] = &s.float_st;
                     let series_hsts: &[i64] = &s.histogram_st;
                     let sliding_ix = all_sliding.get(id).and_then(Option::as_ref);
@@ -314,7 +316,7 @@ impl Operator for RangeOp<'_> {
                     let (mut fa, mut fb, mut ha, mut hb) =
                         (Cursor::default(), Cursor::default(), Cursor::default(), Cursor::default());
                     if func == RangeFn::DoubleExponentialSmoothing
-                        && s.histograms.is_empty()
+                        && hists.is_empty()
                         && ext_lo == 0
                         && ext_hi == 0
                     {
@@ -326,11 +328,11 @@ impl Operator for RangeOp<'_> {
                             let windows: Vec<(usize, usize)> = steps
                                 .iter()
                                 .map(|&(_, ref_t)| {
-                                    let a = fa.seek(&s.floats, |p| p.t, ref_t - range);
-                                    (a, fb.seek(&s.floats, |p| p.t, ref_t).max(a))
+                                    let a = fa.seek(floats, |p| p.t, ref_t - range);
+                                    (a, fb.seek(floats, |p| p.t, ref_t).max(a))
                                 })
                                 .collect();
-                            let values = sliding::double_exponential_smoothing(&s.floats, &windows, &sf, &tf);
+                            let values = sliding::double_exponential_smoothing(floats, &windows, &sf, &tf);
                             let outs =
                                 values.into_iter().map(|v| v.map_or(RangeOutput::None, RangeOutput::Float));
                             return Ok((outs.collect(), notes));
@@ -338,14 +340,14 @@ impl Operator for RangeOp<'_> {
                     }
                     for (k, &(t, ref_t)) in steps.iter().enumerate() {
                         let (lo_t, hi_t) = (ref_t - range - ext_lo, ref_t + ext_hi);
-                        let a = fa.seek(&s.floats, |p| p.t, lo_t);
-                        let b = fb.seek(&s.floats, |p| p.t, hi_t).max(a);
-                        let (f, h) = if s.histograms.is_empty() {
-                            (&s.floats[a..b], &s.histograms[..])
+                        let a = fa.seek(floats, |p| p.t, lo_t);
+                        let b = fb.seek(floats, |p| p.t, hi_t).max(a);
+                        let (f, h) = if hists.is_empty() {
+                            (&floats[a..b], &hists[..])
                         } else {
-                            let x = ha.seek(&s.histograms, |p| p.t, lo_t);
-                            let y = hb.seek(&s.histograms, |p| p.t, hi_t).max(x);
-                            (&s.floats[a..b], &s.histograms[x..y])
+                            let x = ha.seek(hists, |p| p.t, lo_t);
+                            let y = hb.seek(hists, |p| p.t, hi_t).max(x);
+                            (&floats[a..b], &hists[x..y])
                         };
                         let st: &[i64] = if series_sts.is_empty() {
                             &[]
@@ -355,7 +357,7 @@ impl Operator for RangeOp<'_> {
                         let hst: &[i64] = if series_hsts.is_empty() {
                             &[]
                         } else {
-                            let a = s.histograms.partition_point(|p| p.t <= lo_t);
+                            let a = hists.partition_point(|p| p.t <= lo_t);
                             series_hsts.get(a..a + h.len()).unwrap_or(&[])
                         };
                         let window_sts = StartTimestamps { floats: st, histograms: hst };
@@ -374,7 +376,7 @@ impl Operator for RangeOp<'_> {
                             smoothed,
                         };
                         if let Some(ix) = sliding_ix {
-                            out.push(ix.eval(func, &s.floats, a, b, &args));
+                            out.push(ix.eval(func, floats, a, b, &args));
                             continue;
                         }
                         match func.eval_with_st(f, h, window_sts, &args, name, &mut notes) {
