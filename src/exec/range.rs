@@ -343,7 +343,7 @@ impl Operator for RangeOp<'_> {
                         let a = fa.seek(floats, |p| p.t, lo_t);
                         let b = fb.seek(floats, |p| p.t, hi_t).max(a);
                         let (f, h) = if hists.is_empty() {
-                            (&floats[a..b], &hists[..])
+                            (&floats[a..b], hists)
                         } else {
                             let x = ha.seek(hists, |p| p.t, lo_t);
                             let y = hb.seek(hists, |p| p.t, hi_t).max(x);
