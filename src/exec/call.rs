@@ -255,7 +255,7 @@ impl Relabel {
         let valid = |i: usize| !strings[i].is_empty() && utf8.get(i).copied().unwrap_or(true);
         if func == "label_replace" {
             let (dst, replacement, src, regex) = (&strings[0], &strings[1], &strings[2], &strings[3]);
-            let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
+            let re = crate::model::cached_regex(regex).map_err(|_| {
                 EvalError::msg(format!("invalid regular expression in label_replace(): {regex}"))
             })?;
             if !valid(0) {

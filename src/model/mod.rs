@@ -1,6 +1,7 @@
 //! Values shared by every stage: labels, label matchers, samples, native histograms, query
 //! results.
 
+mod fast_regex;
 mod histogram;
 mod kahan;
 mod labels;
@@ -8,6 +9,7 @@ mod matcher;
 mod stale;
 mod value;
 
+pub(crate) use fast_regex::cached_regex;
 pub use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
