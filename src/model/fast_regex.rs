@@ -167,17 +167,26 @@ pub(crate) fn cached(value: &str, hir: Option<&Hir>) -> Result<Arc<FastRegex>, S
     Ok(built)
 }
 
-/// Compiles the anchored regex of `value` through the cache (for `label_replace`, which needs
-/// capture groups): the error is the regex crate's.
-pub(crate) fn cached_regex(value: &str) -> Result<Regex, regex::Error> {
-    if let Some(re) = lookup(value).as_ref().and_then(|f| f.regex()) {
-        return Ok(re.clone());
+/// The matcher of `value` through the cache with its anchored regex compiled (for `label_replace`,
+/// which needs capture groups): the error is the regex crate's. One shared `Regex` also keeps its
+/// search caches warm across queries (a cloned `Regex` starts with empty ones).
+pub(crate) fn cached_regex(value: &str) -> Result<Arc<FastRegex>, regex::Error> {
+    if let Some(hit) = lookup(value).filter(|f| f.regex().is_some()) {
+        return Ok(hit);
     }
     let re = Regex::new(&anchored(value))?;
-    if let Ok(built) = cached(value, None) {
-        let _ = built.regex.set(Some(re.clone()));
+    match cached(value, None) {
+        Ok(built) => {
+            let _ = built.regex.set(Some(re));
+            Ok(built)
+        }
+        // Not reached: what compiles also parses.
+        Err(_) => Ok(Arc::new(FastRegex {
+            value: value.to_owned(),
+            kind: Kind::Regex,
+            regex: OnceLock::from(Some(re)),
+        })),
     }
-    Ok(re)
 }
 
 /// Stores an already compiled regex for a built matcher (for large patterns compiled at once).
@@ -512,6 +521,6 @@ mod tests {
         let b = cached("cache-test-.*x", None).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(cached("(", None).is_err());
-        assert!(cached_regex("(a)(b)").unwrap().captures("ab").is_some());
+        assert!(cached_regex("(a)(b)").unwrap().regex().unwrap().captures("ab").is_some());
     }
 }

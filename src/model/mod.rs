@@ -9,7 +9,7 @@ mod matcher;
 mod stale;
 mod value;
 
-pub(crate) use fast_regex::cached_regex;
+pub(crate) use fast_regex::{FastRegex, cached_regex};
 pub use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,
