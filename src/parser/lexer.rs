@@ -178,8 +178,9 @@ pub(crate) struct Lexed {
     pub error: Option<String>,
 }
 
-/// Splits `input` into tokens. Comments are dropped.
-pub(crate) fn tokenize(input: &str) -> Lexed {
+/// Splits `input` into tokens, in `tokens` (cleared first, so that a buffer can be reused).
+/// Comments are dropped.
+pub(crate) fn tokenize_into(input: &str, mut tokens: Vec<Token>) -> Lexed {
     let mut lexer = Lexer {
         input,
         pos: 0,
@@ -190,8 +191,9 @@ pub(crate) fn tokenize(input: &str) -> Lexed {
         got_duration: false,
         in_duration_expr: false,
     };
+    tokens.clear();
     // Tokens are at least a byte long; queries rarely have more than one per two bytes.
-    let mut tokens = Vec::with_capacity(input.len() / 2 + 2);
+    tokens.reserve(input.len() / 2 + 2);
     loop {
         match lexer.next_token() {
             Ok(Some(tok)) => {
