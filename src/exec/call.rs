@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-
 use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};

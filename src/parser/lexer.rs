@@ -616,6 +616,15 @@ impl<'a> Lexer<'a> {
 
     fn lex_number_or_duration(&mut self) -> Step {
         let start = self.pos;
+        // The common case, a plain run of decimal digits ending the number (not followed by a
+        // letter, digit, `_` or `.`), is what the full scanner below would accept too.
+        let digits = self.run(|b| b.is_ascii_digit());
+        if digits > 0
+            && !self.rest_bytes().get(digits).is_some_and(|&b| is_alnum_byte(b) || b == b'.' || b == b'_')
+        {
+            self.pos += digits;
+            return self.token(Kind::Number, start);
+        }
         if self.scan_number() {
             return self.token(Kind::Number, start);
         }
