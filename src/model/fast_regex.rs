@@ -515,6 +515,32 @@ mod tests {
         assert!(matches!(build("a|b|cd").kind, Kind::Literals(_)));
     }
 
+    proptest::proptest! {
+        /// Patterns assembled from the pieces the fast paths handle (and some they hand to the
+        /// regex engine) answer as the regex crate does on short values.
+        #[test]
+        fn random_patterns_agree_with_the_regex_engine(
+            alts in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "a", "b", "é", ".", "[ab]", "[^a]", ".*", ".+", "a?", "(a|b)", "^", "$",
+                        "(?i)a", "(.*)", "x", "\\.",
+                    ]),
+                    0..6,
+                ),
+                1..4,
+            ),
+            values in proptest::collection::vec("[abAé.x\n]{0,6}", 1..12),
+        ) {
+            let pattern = alts.iter().map(|a| a.concat()).collect::<Vec<_>>().join("|");
+            let f = build(&pattern);
+            let re = Regex::new(&anchored(&pattern)).unwrap();
+            for v in &values {
+                proptest::prop_assert_eq!(f.is_match(v), re.is_match(v), "{:?} on {:?}", pattern, v);
+            }
+        }
+    }
+
     #[test]
     fn cache_returns_the_same_matcher() {
         let a = cached("cache-test-.*x", None).unwrap();
