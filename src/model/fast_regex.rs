@@ -12,9 +12,10 @@
 //! Building a `regex::Regex` costs tens of microseconds and a few hundred KiB for the short
 //! patterns of a query, more than evaluating a small query. Rule groups and dashboards re-run the
 //! same queries every interval, so built patterns are kept in a process-wide cache keyed by the
-//! pattern text ([`cached`]). It holds at most [`CACHE_CAPACITY`] patterns and is emptied when
-//! full (patterns still in use stay alive in their matchers), so its memory is bounded whatever
-//! the queries.
+//! pattern text ([`cached`]). It holds at most [`CACHE_CAPACITY`] patterns, each at most
+//! [`MAX_CACHED_LEN`] bytes with a small program (large ones are built for their matcher alone),
+//! and is emptied when full (patterns still in use stay alive in their matchers), so its memory is
+//! bounded whatever the queries.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -22,8 +23,14 @@ use hashbrown::HashMap;
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
+use super::matcher::defer_compiling;
+
 /// The most patterns the process-wide cache keeps; on overflow it is emptied.
-pub(crate) const CACHE_CAPACITY: usize = 4096;
+pub(crate) const CACHE_CAPACITY: usize = 1024;
+
+/// The longest pattern the cache keeps (longer ones, and those whose program would be large, are
+/// built for their matcher alone).
+const MAX_CACHED_LEN: usize = 1024;
 
 /// The most alternatives a pattern may expand to and still be matched as globs.
 const MAX_ALTERNATIVES: usize = 64;
@@ -150,14 +157,19 @@ pub(crate) fn cached(value: &str, hir: Option<&Hir>) -> Result<Arc<FastRegex>, S
     if let Some(hit) = lookup(value) {
         return Ok(hit);
     }
-    let built = match hir {
-        Some(hir) => FastRegex::from_hir(value, hir),
+    let parsed;
+    let hir = match hir {
+        Some(hir) => hir,
         None => {
-            let hir = regex_syntax::Parser::new().parse(&anchored(value)).map_err(|e| e.to_string())?;
-            FastRegex::from_hir(value, &hir)
+            parsed = regex_syntax::Parser::new().parse(&anchored(value)).map_err(|e| e.to_string())?;
+            &parsed
         }
     };
-    let built = Arc::new(built);
+    let built = Arc::new(FastRegex::from_hir(value, hir));
+    // Only small patterns are kept: a compiled regex of a large one can take megabytes.
+    if value.len() > MAX_CACHED_LEN || !defer_compiling(hir) {
+        return Ok(built);
+    }
     if let Ok(mut map) = cache().lock() {
         if map.len() >= CACHE_CAPACITY {
             map.clear();
@@ -546,6 +558,9 @@ mod tests {
         let a = cached("cache-test-.*x", None).unwrap();
         let b = cached("cache-test-.*x", None).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+        // Large programs are not kept.
+        let big = cached(r"\w{100}", None).unwrap();
+        assert!(!Arc::ptr_eq(&big, &cached(r"\w{100}", None).unwrap()));
         assert!(cached("(", None).is_err());
         assert!(cached_regex("(a)(b)").unwrap().regex().unwrap().captures("ab").is_some());
     }

@@ -77,7 +77,7 @@ pub struct Matcher {
 const DEFERRED_SIZE: u64 = 20_000;
 
 /// Whether `hir` is small enough that compiling it cannot fail, so that compiling may wait.
-fn defer_compiling(hir: &Hir) -> bool {
+pub(super) fn defer_compiling(hir: &Hir) -> bool {
     fn size(h: &Hir) -> u64 {
         match h.kind() {
             HirKind::Empty | HirKind::Look(_) => 1,
