@@ -3,15 +3,13 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
-
 use crate::exec::labels_ops::{SeriesTable, drop_metadata, expand_template, name_dropped};
 use crate::exec::scalar::scalar_values;
 use crate::exec::{Annotation, BoxOp, EvalError, ExecContext, Operator, Sample, SeriesMeta, StepBatch};
 use crate::functions::{
     Bucket, DateFn, bucket_fraction, bucket_quantile, date_value, go_max, go_min, round_to,
 };
-use crate::model::{Labels, METRIC_NAME};
+use crate::model::{FastRegex, Labels, METRIC_NAME};
 use crate::parser::Span;
 
 /// An elementwise function of one vector and optional scalar arguments.
@@ -241,7 +239,7 @@ pub(crate) struct RelabelOp<'a> {
 #[derive(Debug, Clone)]
 pub(crate) enum Relabel {
     /// `label_replace(v, dst, replacement, src, regex)`.
-    Replace { dst: String, replacement: String, src: String, regex: Regex },
+    Replace { dst: String, replacement: String, src: String, regex: Arc<FastRegex> },
     /// `label_join(v, dst, separator, src...)`.
     Join { dst: String, separator: String, srcs: Vec<String> },
 }
@@ -255,7 +253,7 @@ impl Relabel {
         let valid = |i: usize| !strings[i].is_empty() && utf8.get(i).copied().unwrap_or(true);
         if func == "label_replace" {
             let (dst, replacement, src, regex) = (&strings[0], &strings[1], &strings[2], &strings[3]);
-            let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
+            let re = crate::model::cached_regex(regex).map_err(|_| {
                 EvalError::msg(format!("invalid regular expression in label_replace(): {regex}"))
             })?;
             if !valid(0) {
@@ -287,6 +285,7 @@ impl Relabel {
         let (dst, value) = match self {
             Relabel::Replace { dst, replacement, src, regex } => {
                 let src_val = m.labels.get(src).unwrap_or("");
+                let Some(regex) = regex.regex() else { return m.clone() };
                 let Some(caps) = regex.captures(src_val) else { return m.clone() };
                 (dst, expand_template(regex, replacement, &caps))
             }

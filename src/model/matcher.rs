@@ -3,10 +3,12 @@
 use std::fmt;
 use std::fmt::Write as _;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::fast_regex::{self, FastRegex, anchored};
 
 /// The operator of a label matcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +45,10 @@ pub struct MatcherError(pub String);
 /// A regular expression is checked when the matcher is built (so that a query with a bad one is
 /// refused at parse time) but, unless it is large, compiled only when the matcher is first used:
 /// compiling costs far more than parsing the query around it, and many parsed queries never match
-/// (rule files being checked, printed, or rejected later).
+/// (rule files being checked, printed, or rejected later). Most patterns are never compiled at all
+/// but matched by fast paths (literals, alternations of literals, `.*`/`.+` around text), and what
+/// was built for a pattern is shared process-wide through a bounded cache (see
+/// `model/fast_regex.rs`), since rule groups re-run the same queries every interval.
 ///
 /// ```
 /// use ferroprom::model::{MatchOp, Matcher};
@@ -61,15 +66,9 @@ pub struct Matcher {
     pub op: MatchOp,
     /// The value or the regular expression, as written (unescaped).
     pub value: String,
-    /// The compiled regular expression of `=~`/`!~`, once compiled. `None` inside only if a
-    /// pattern that passed the check could not be compiled, which [`defer_compiling`] rules out.
-    re: OnceLock<Option<Regex>>,
-}
-
-/// The pattern Prometheus compiles for a regex matcher's value: anchored at both ends, `.`
-/// matching newlines.
-fn anchored(value: &str) -> String {
-    format!("^(?s:{value})$")
+    /// The built regular expression of `=~`/`!~`, once built. `None` inside only if a pattern
+    /// that passed the check could not be parsed again, which cannot happen.
+    re: OnceLock<Option<Arc<FastRegex>>>,
 }
 
 /// The largest estimated size (roughly, NFA states) of a regular expression whose compilation is
@@ -78,7 +77,7 @@ fn anchored(value: &str) -> String {
 const DEFERRED_SIZE: u64 = 20_000;
 
 /// Whether `hir` is small enough that compiling it cannot fail, so that compiling may wait.
-fn defer_compiling(hir: &Hir) -> bool {
+pub(super) fn defer_compiling(hir: &Hir) -> bool {
     fn size(h: &Hir) -> u64 {
         match h.kind() {
             HirKind::Empty | HirKind::Look(_) => 1,
@@ -127,16 +126,28 @@ impl Matcher {
     ) -> Result<Matcher, MatcherError> {
         let value = value.into();
         let re = OnceLock::new();
-        if matches!(op, MatchOp::Regex | MatchOp::NotRegex) && !is_simple_pattern(&value) {
-            let pattern = anchored(&value);
-            // The regex crate's own syntax settings are regex-syntax's defaults, and its syntax
-            // errors are these errors' text.
-            let hir = regex_syntax::Parser::new()
-                .parse(&pattern)
-                .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
-            if !defer_compiling(&hir) {
-                let compiled = Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?;
-                let _ = re.set(Some(compiled));
+        if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
+            // The cache only ever holds valid patterns.
+            if let Some(hit) = fast_regex::lookup(&value) {
+                let _ = re.set(Some(hit));
+            } else if !is_simple_pattern(&value) {
+                let pattern = anchored(&value);
+                // The regex crate's own syntax settings are regex-syntax's defaults, and its
+                // syntax errors are these errors' text.
+                let hir = regex_syntax::Parser::new()
+                    .parse(&pattern)
+                    .map_err(|e| MatcherError(syntax_error_text(&e.to_string())))?;
+                let compiled = if defer_compiling(&hir) {
+                    None
+                } else {
+                    Some(Regex::new(&pattern).map_err(|e| MatcherError(regex_error_text(&e)))?)
+                };
+                let built = fast_regex::cached(&value, Some(&hir))
+                    .map_err(|e| MatcherError(syntax_error_text(&e)))?;
+                if let Some(compiled) = compiled {
+                    fast_regex::set_compiled(&built, compiled);
+                }
+                let _ = re.set(Some(built));
             }
         }
         Ok(Matcher { name: name.into(), op, value, re })
@@ -152,9 +163,18 @@ impl Matcher {
         }
     }
 
-    /// The compiled regular expression (compiling it on first use).
-    fn regex(&self) -> Option<&Regex> {
-        self.re.get_or_init(|| Regex::new(&anchored(&self.value)).ok()).as_ref()
+    /// The built regular expression (built, or taken from the cache, on first use).
+    fn regex(&self) -> Option<&FastRegex> {
+        self.re.get_or_init(|| fast_regex::cached(&self.value, None).ok()).as_deref()
+    }
+
+    /// For `=~` with an alternation of plain literals (`a|b|c`, `(?i)` excluded), the values it
+    /// matches, so that an index can look them up instead of testing every value.
+    pub fn literal_values(&self) -> Option<impl Iterator<Item = &str>> {
+        if self.op != MatchOp::Regex {
+            return None;
+        }
+        self.regex()?.literal_values()
     }
 
     /// Whether the matcher matches the empty string (and so series without the label).
@@ -333,9 +353,20 @@ mod tests {
     }
 
     #[test]
+    fn literal_alternations_are_listed() {
+        let lit = Matcher::new(MatchOp::Regex, "a", "x|y_z|").unwrap();
+        assert_eq!(lit.literal_values().map(Iterator::collect::<Vec<_>>), Some(vec!["", "x", "y_z"]));
+        let escaped = Matcher::new(MatchOp::Regex, "a", r"a\.b|c").unwrap();
+        assert_eq!(escaped.literal_values().map(Iterator::collect::<Vec<_>>), Some(vec!["a.b", "c"]));
+        let re = Matcher::new(MatchOp::Regex, "a", "x.*").unwrap();
+        assert!(re.literal_values().is_none());
+        assert!(Matcher::new(MatchOp::NotRegex, "a", "x").unwrap().literal_values().is_none());
+    }
+
+    #[test]
     fn deferred_regex_matches() {
         let m = Matcher::new(MatchOp::NotRegex, "l", ".*[0-4]$").unwrap();
-        assert!(m.re.get().is_none());
+        assert!(m.re.get().is_some_and(Option::is_some));
         assert!(!m.matches("x3") && m.matches("x5"));
         assert!(m.clone().matches("x7"));
         assert!(!defer_compiling(&regex_syntax::Parser::new().parse(r"\w{100}").unwrap()));

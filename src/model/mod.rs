@@ -1,6 +1,7 @@
 //! Values shared by every stage: labels, label matchers, samples, native histograms, query
 //! results.
 
+mod fast_regex;
 mod float_index;
 mod histogram;
 mod kahan;
@@ -10,6 +11,7 @@ mod stale;
 mod value;
 
 pub use float_index::{CHANGE_STRIDE, FloatIndex};
+pub(crate) use fast_regex::{FastRegex, cached_regex};
 pub use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,

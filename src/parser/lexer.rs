@@ -178,8 +178,9 @@ pub(crate) struct Lexed {
     pub error: Option<String>,
 }
 
-/// Splits `input` into tokens. Comments are dropped.
-pub(crate) fn tokenize(input: &str) -> Lexed {
+/// Splits `input` into tokens, in `tokens` (cleared first, so that a buffer can be reused).
+/// Comments are dropped.
+pub(crate) fn tokenize_into(input: &str, mut tokens: Vec<Token>) -> Lexed {
     let mut lexer = Lexer {
         input,
         pos: 0,
@@ -190,8 +191,9 @@ pub(crate) fn tokenize(input: &str) -> Lexed {
         got_duration: false,
         in_duration_expr: false,
     };
+    tokens.clear();
     // Tokens are at least a byte long; queries rarely have more than one per two bytes.
-    let mut tokens = Vec::with_capacity(input.len() / 2 + 2);
+    tokens.reserve(input.len() / 2 + 2);
     loop {
         match lexer.next_token() {
             Ok(Some(tok)) => {
@@ -614,6 +616,15 @@ impl<'a> Lexer<'a> {
 
     fn lex_number_or_duration(&mut self) -> Step {
         let start = self.pos;
+        // The common case, a plain run of decimal digits ending the number (not followed by a
+        // letter, digit, `_` or `.`), is what the full scanner below would accept too.
+        let digits = self.run(|b| b.is_ascii_digit());
+        if digits > 0
+            && !self.rest_bytes().get(digits).is_some_and(|&b| is_alnum_byte(b) || b == b'.' || b == b'_')
+        {
+            self.pos += digits;
+            return self.token(Kind::Number, start);
+        }
         if self.scan_number() {
             return self.token(Kind::Number, start);
         }

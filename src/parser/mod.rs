@@ -67,10 +67,14 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 /// assert!(parse_with("limitk(2, up)", &ParseOptions::default()).is_err());
 /// ```
 pub fn parse_with(input: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
-    let lexed = lexer::tokenize(input);
+    let lexed = lexer::tokenize_into(input, TOKENS.take());
     let mut parser = syntax::Parser::new(input, lexed, opts);
     let parsed = parser.parse_query();
     let mut raw = std::mem::take(&mut parser.errors);
+    let tokens = parser.into_tokens();
+    if tokens.capacity() <= KEPT_TOKENS {
+        TOKENS.set(tokens);
+    }
     if let (Ok(mut expr), true) = (parsed, raw.is_empty()) {
         let mut checker = check::Checker::new(input);
         checker.check(&mut expr);
@@ -84,6 +88,16 @@ pub fn parse_with(input: &str, opts: &ParseOptions) -> Result<Expr, ParseError> 
     let errors = raw.into_iter().map(|e| positions.detail(e.message, e.start, e.end)).collect();
     Err(ParseError { errors })
 }
+
+thread_local! {
+    /// The token buffer of the last parse on this thread, reused by the next one (queries are
+    /// parsed over and over by rule groups and APIs; this saves an allocation per parse).
+    static TOKENS: std::cell::Cell<Vec<lexer::Token>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest token buffer kept for reuse (a few hundred KiB), so that one huge query does not
+/// pin its memory.
+const KEPT_TOKENS: usize = 16 * 1024;
 
 /// Drops a tree without recursion, so that a deep tree (possible when `max_depth` is raised) cannot
 /// exhaust the stack.

@@ -201,6 +201,11 @@ impl<'a> Parser<'a> {
 
     // ----- token access and errors -----
 
+    /// The token buffer, for reuse.
+    pub(crate) fn into_tokens(self) -> Vec<Token> {
+        self.tokens
+    }
+
     fn cur(&self) -> Token {
         let i = self.pos.min(self.tokens.len().saturating_sub(1));
         self.tokens.get(i).copied().unwrap_or(Token {

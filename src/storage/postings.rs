@@ -10,6 +10,10 @@ use crate::model::{Labels, MatchOp, Matcher};
 /// Series id: the index of a series in the store's series table.
 pub(crate) type SeriesId = u32;
 
+/// Below this many candidates from direct lookups, other matchers filter the candidates by their
+/// labels instead of being answered from the index.
+const FEW_CANDIDATES: usize = 64;
+
 /// Label name → label value → ascending series ids.
 #[derive(Debug, Default)]
 pub(crate) struct Postings {
@@ -53,9 +57,19 @@ impl Postings {
         count: usize,
         labels_of: impl Fn(SeriesId) -> &'a Labels,
     ) -> Vec<SeriesId> {
-        let (positive, filters): (Vec<&Matcher>, Vec<&Matcher>) =
+        let (positive, mut filters): (Vec<&Matcher>, Vec<&Matcher>) =
             matchers.iter().partition(|m| !m.matches_empty());
-        let mut lists: Vec<Vec<SeriesId>> = positive.iter().map(|m| self.matching(m)).collect();
+        // Lists that are direct lookups first; when one of them is short, the other matchers test
+        // its few candidates' labels rather than gathering and merging the lists of every value
+        // they accept (`metric{l=~".*x"}` would otherwise union the ids of half the store).
+        let (direct, scanned): (Vec<&Matcher>, Vec<&Matcher>) =
+            positive.into_iter().partition(|m| m.op == MatchOp::Equal || m.literal_values().is_some());
+        let mut lists: Vec<Vec<SeriesId>> = direct.iter().map(|m| self.matching(m)).collect();
+        if lists.iter().any(|l| l.len() <= FEW_CANDIDATES) {
+            filters.extend(scanned);
+        } else {
+            lists.extend(scanned.iter().map(|m| self.matching(m)));
+        }
         lists.sort_by_key(Vec::len);
         let mut ids = match lists.split_first() {
             Some((first, rest)) => {
@@ -88,28 +102,12 @@ impl Postings {
         if m.op == MatchOp::Equal {
             return values.get(m.value.as_str()).cloned().unwrap_or_default();
         }
-        let lists: Vec<&Vec<SeriesId>> = match literal_alternatives(m) {
-            Some(alts) => alts.iter().filter_map(|v| values.get(*v)).collect(),
+        let lists: Vec<&Vec<SeriesId>> = match m.literal_values() {
+            Some(alts) => alts.filter_map(|v| values.get(v)).collect(),
             None => values.iter().filter(|(v, _)| m.matches(v)).map(|(_, ids)| ids).collect(),
         };
         union(&lists)
     }
-}
-
-/// For `=~"a|b|c"` whose alternatives are plain literals, the alternatives.
-fn literal_alternatives(m: &Matcher) -> Option<Vec<&str>> {
-    if m.op != MatchOp::Regex {
-        return None;
-    }
-    let plain = m.value.chars().all(|c| c == '|' || !regex_syntax_meta(c));
-    plain.then(|| m.value.split('|').collect())
-}
-
-fn regex_syntax_meta(c: char) -> bool {
-    matches!(
-        c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' | '#' | '&' | '-' | '~'
-    ) || c.is_whitespace()
 }
 
 fn intersect(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
@@ -150,13 +148,5 @@ mod tests {
     fn set_operations() {
         assert_eq!(intersect(&[1, 3, 5, 7], &[2, 3, 7, 9]), [3, 7]);
         assert_eq!(union(&[&vec![1, 4], &vec![2, 4, 6]]), [1, 2, 4, 6]);
-    }
-
-    #[test]
-    fn literal_alternation_detection() {
-        let lit = Matcher::new(MatchOp::Regex, "a", "x|y_z|").unwrap();
-        assert_eq!(literal_alternatives(&lit), Some(vec!["x", "y_z", ""]));
-        let re = Matcher::new(MatchOp::Regex, "a", "x.*").unwrap();
-        assert_eq!(literal_alternatives(&re), None);
     }
 }
