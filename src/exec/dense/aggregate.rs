@@ -59,8 +59,9 @@ fn simple(d: &Dense<'_, '_>, op: AggregateOp, input: &Vector, group_of: &[u32], 
     let (mut seen, mut value, mut comp) = (vec![false; cells], vec![0.0f64; cells], vec![0.0f64; cells]);
     for (c, &g) in input.series.iter().zip(group_of) {
         let base = g as usize * n;
+        let mut w = d.walk();
         for p in &c.pts {
-            let i = base + d.step_of(p.t);
+            let i = base + w.index(p.t);
             let f = p.f;
             if !seen[i] {
                 seen[i] = true;
@@ -114,8 +115,9 @@ fn average(d: &Dense<'_, '_>, input: &Vector, group_of: &[u32], groups: Vec<Seri
     let mut cells = vec![Cell::default(); groups.len() * n];
     for (col, &g) in input.series.iter().zip(group_of) {
         let base = g as usize * n;
+        let mut w = d.walk();
         for p in &col.pts {
-            let x = &mut cells[base + d.step_of(p.t)];
+            let x = &mut cells[base + w.index(p.t)];
             let f = p.f;
             if !x.seen {
                 *x = Cell { seen: true, incremental: false, value: f, mean: f, c: 0.0, count: 1.0 };

@@ -61,8 +61,9 @@ fn vector_scalar(d: &Dense<'_, '_>, b: &BinaryNode, mut v: Vector, s: &[f64], sw
             let labels = if delayed { c.meta.labels.clone() } else { drop_metadata(&c.meta.labels) };
             c.meta = SeriesMeta { labels, drop_name: true };
         }
+        let mut w = d.walk();
         c.pts.retain_mut(|p| {
-            let scalar = s[d.step_of(p.t)];
+            let scalar = s[w.index(p.t)];
             let (lf, rf) = if swap { (scalar, p.f) } else { (p.f, scalar) };
             let (mut value, mut keep) = vector_elem_binop(op, lf, rf);
             if comparison_swap {
@@ -105,8 +106,9 @@ impl Presence {
         let mut bits = vec![0u64; words * n_sigs];
         for (c, &sig) in v.series.iter().zip(sigs) {
             let row = &mut bits[sig as usize * words..(sig as usize + 1) * words];
+            let mut w = d.walk();
             for p in &c.pts {
-                let k = d.step_of(p.t);
+                let k = w.index(p.t);
                 row[k / 64] |= 1 << (k % 64);
             }
         }
@@ -130,7 +132,8 @@ fn set_op(d: &Dense<'_, '_>, op: BinaryOp, m: &VectorMatching, lhs: Vector, rhs:
             let want = op == BinaryOp::And;
             let mut out = lhs;
             for (c, &sig) in out.series.iter_mut().zip(&lsig) {
-                c.pts.retain(|p| present.has(sig, d.step_of(p.t)) == want);
+                let mut w = d.walk();
+                c.pts.retain(|p| present.has(sig, w.index(p.t)) == want);
             }
             Ok(out)
         }
@@ -139,7 +142,8 @@ fn set_op(d: &Dense<'_, '_>, op: BinaryOp, m: &VectorMatching, lhs: Vector, rhs:
             let ordered = lhs.ordered && rhs.ordered;
             let mut series = lhs.series;
             for (mut c, &sig) in rhs.series.into_iter().zip(&rsig) {
-                c.pts.retain(|p| !present.has(sig, d.step_of(p.t)));
+                let mut w = d.walk();
+                c.pts.retain(|p| !present.has(sig, w.index(p.t)));
                 series.push(c);
             }
             Ok(Vector { series, ordered })
@@ -175,7 +179,7 @@ fn one_to_one(d: &Dense<'_, '_>, b: &BinaryNode, m: &VectorMatching, lhs: Vector
     let drop = b.return_bool && delayed;
     let mut table = SeriesTable::default();
     let mut series = Vec::new();
-    for (c, &s) in lhs.series.iter().zip(&lsig) {
+    for (mut c, &s) in lhs.series.into_iter().zip(&lsig) {
         let j = rhs_of_sig[s as usize];
         if j == NONE {
             continue;
@@ -187,16 +191,15 @@ fn one_to_one(d: &Dense<'_, '_>, b: &BinaryNode, m: &VectorMatching, lhs: Vector
             // Two pairs share an output series: steps holding both are errors.
             return Err(Fallback);
         }
-        let meta = table.series[id as usize].clone();
-        series.push(Column { meta, pts: join(b.op, b.return_bool, &c.pts, &r.pts) });
+        join(b.op, b.return_bool, &mut c.pts, &r.pts);
+        series.push(Column { meta: table.series[id as usize].clone(), pts: c.pts });
     }
     Ok(Vector { series, ordered: lhs.ordered })
 }
 
-/// `l op r` at the steps where both have a point.
-fn join(op: BinaryOp, return_bool: bool, l: &[FPoint], r: &[FPoint]) -> Vec<FPoint> {
-    let mut out = Vec::with_capacity(l.len().min(r.len()));
-    let (mut i, mut j) = (0, 0);
+/// `l op r` at the steps where both have a point, written over `l`.
+fn join(op: BinaryOp, return_bool: bool, l: &mut Vec<FPoint>, r: &[FPoint]) {
+    let (mut i, mut j, mut out) = (0, 0, 0);
     while i < l.len() && j < r.len() {
         let (a, b) = (l[i], r[j]);
         if a.t < b.t {
@@ -214,8 +217,9 @@ fn join(op: BinaryOp, return_bool: bool, l: &[FPoint], r: &[FPoint]) -> Vec<FPoi
             value = if keep { 1.0 } else { 0.0 };
         }
         if keep || return_bool {
-            out.push(FPoint { t: a.t, f: value });
+            l[out] = FPoint { t: a.t, f: value };
+            out += 1;
         }
     }
-    out
+    l.truncate(out);
 }

@@ -43,6 +43,25 @@ pub(crate) struct Vector {
     ordered: bool,
 }
 
+/// The step indexes of ascending step times, found by stepping forward instead of dividing.
+struct StepWalk {
+    k: usize,
+    t: i64,
+    interval: i64,
+}
+
+impl StepWalk {
+    /// The index of step time `t`, not before the previous one asked.
+    #[inline]
+    fn index(&mut self, t: i64) -> usize {
+        while self.t < t {
+            self.t += self.interval;
+            self.k += 1;
+        }
+        self.k
+    }
+}
+
 /// The dense path cannot answer this query exactly; the operator path must.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fallback;
@@ -124,7 +143,7 @@ fn supported(node: &Node) -> bool {
     match node {
         Node::Number(_) => true,
         Node::VectorSelector(s) => !s.smoothed,
-        Node::StepInvariant(inner) => matches!(**inner, Node::Number(_)),
+        Node::StepInvariant(inner) => matches!(**inner, Node::Number(_)) || supported(inner),
         Node::Negate(e, _) => supported(e),
         Node::Binary(b) => {
             let scalars = b.lhs_type == ValueType::Scalar && b.rhs_type == ValueType::Scalar;
@@ -183,6 +202,11 @@ impl Dense<'_, '_> {
         ((t - self.grid.start) / self.grid.interval) as usize
     }
 
+    /// A walker giving the step indexes of one column's ascending points.
+    fn walk(&self) -> StepWalk {
+        StepWalk { k: 0, t: self.grid.start, interval: self.grid.interval }
+    }
+
     /// A scalar node's value at every step.
     fn scalar(&mut self, node: &Node) -> Res<Vec<f64>> {
         self.node_id();
@@ -216,6 +240,10 @@ impl Dense<'_, '_> {
                     }
                 }
                 Ok(v)
+            }
+            Node::StepInvariant(inner) if inner.value_type() == ValueType::Vector => {
+                self.node_id();
+                self.step_invariant(inner)
             }
             Node::Binary(b) => binary::binary(self, b),
             Node::Aggregate(a) => aggregate::aggregate(self, a),
@@ -285,6 +313,23 @@ impl Dense<'_, '_> {
         }
     }
 
+    /// A step-invariant subtree: evaluated at the first step only, its result repeated at every
+    /// step.
+    fn step_invariant(&mut self, inner: &Node) -> Res<Vector> {
+        let grid = self.grid;
+        self.grid = Grid { start: grid.start, end: grid.start, interval: grid.interval };
+        let v = self.vector(inner);
+        self.grid = grid;
+        let mut v = v?;
+        let n = grid.steps();
+        for c in v.series.iter_mut() {
+            if let Some(p) = c.pts.first().copied() {
+                c.pts = (0..n).map(|k| FPoint { t: grid.time(k), f: p.f }).collect();
+            }
+        }
+        Ok(v)
+    }
+
     /// Checks the sample limit as the operator path would have (every range function's first
     /// window of each batch on top of the output of the batches before, then the output), and
     /// leaves the same count and peak behind; `Fallback` when the limit would be exceeded.
@@ -292,8 +337,9 @@ impl Dense<'_, '_> {
         let batches = self.grid.steps().div_ceil(STEPS_PER_BATCH).max(1);
         let mut per_batch = vec![0i64; batches];
         for (_, pts) in out {
+            let mut w = self.walk();
             for p in pts {
-                per_batch[self.step_of(p.t) / STEPS_PER_BATCH] += 1;
+                per_batch[w.index(p.t) / STEPS_PER_BATCH] += 1;
             }
         }
         let (mut done, mut peak) = (0i64, 0i64);
