@@ -20,7 +20,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::exec::{Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, build, final_labels};
+use crate::exec::{
+    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, build, final_labels,
+};
 use crate::model::{FPoint, HPoint, Labels, Sample, Series, Value};
 use crate::parser::{Expr, ParseOptions, ValueType};
 use crate::plan::{Node, Plan, PlanOptions, QueryParams, plan};
@@ -476,7 +478,6 @@ fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalErro
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(series))
 }
-
 
 /// A range selector or subquery at the top of an instant query: the points of each series in the
 /// window ending at `t`.

@@ -44,7 +44,14 @@ fn canonical(v: &Value) -> String {
 }
 
 /// One query's outcome: the canonical value with annotations and peak samples, or the error.
-fn outcome(engine: &Engine, store: &dyn Storage, expr: &str, start: i64, end: i64, step: i64) -> (String, bool) {
+fn outcome(
+    engine: &Engine,
+    store: &dyn Storage,
+    expr: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> (String, bool) {
     let parsed = match ferroprom::parser::parse_with(expr, &engine.options().parser) {
         Ok(e) => e,
         Err(e) => return (format!("parse error {e}"), false),
@@ -157,7 +164,14 @@ struct Counting {
 }
 
 impl Counting {
-    fn run(&self, store: &dyn Storage, expr: &str, start: i64, end: i64, step: i64) -> Result<QueryOutput, String> {
+    fn run(
+        &self,
+        store: &dyn Storage,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryOutput, String> {
         let parsed: Expr = self.engine.parse(expr)?;
         let req = QueryRequest {
             expr: &parsed,

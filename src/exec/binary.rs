@@ -184,7 +184,7 @@ pub(crate) fn result_labels(
     many: &Labels,
     one: &Labels,
 ) -> Labels {
-            let drop_name = (!delayed && return_bool) || changes_schema(op);
+    let drop_name = (!delayed && return_bool) || changes_schema(op);
     let mut b = if drop_name { drop_metadata(many).builder() } else { many.builder() };
     if m.card == Cardinality::OneToOne {
         if m.on {

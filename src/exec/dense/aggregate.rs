@@ -53,7 +53,13 @@ pub(super) fn aggregate(d: &mut Dense<'_, '_>, a: &AggregateNode) -> Res<Vector>
 }
 
 /// `sum`, `count`, `min`, `max`, `group`: the operator's per-step float loop, by columns.
-fn simple(d: &Dense<'_, '_>, op: AggregateOp, input: &Vector, group_of: &[u32], groups: Vec<SeriesMeta>) -> Vector {
+fn simple(
+    d: &Dense<'_, '_>,
+    op: AggregateOp,
+    input: &Vector,
+    group_of: &[u32],
+    groups: Vec<SeriesMeta>,
+) -> Vector {
     let n = d.grid.steps();
     let cells = groups.len() * n;
     let (mut seen, mut value, mut comp) = (vec![false; cells], vec![0.0f64; cells], vec![0.0f64; cells]);
@@ -183,7 +189,8 @@ fn top(
     }
     let top_less = |a: &Sample, b: &Sample| a.f.is_nan() || a.f < b.f;
     let bottom_less = |a: &Sample, b: &Sample| a.f.is_nan() || a.f > b.f;
-    let less: &dyn Fn(&Sample, &Sample) -> bool = if op == AggregateOp::Topk { &top_less } else { &bottom_less };
+    let less: &dyn Fn(&Sample, &Sample) -> bool =
+        if op == AggregateOp::Topk { &top_less } else { &bottom_less };
     let mut heaps: Vec<Vec<Sample>> = vec![Vec::new(); n_groups];
     let mut pos = vec![0usize; input.series.len()];
     for (step, &p) in param.iter().enumerate().take(n) {

@@ -154,7 +154,13 @@ fn set_op(d: &Dense<'_, '_>, op: BinaryOp, m: &VectorMatching, lhs: Vector, rhs:
 
 /// Arithmetic and comparisons with one-to-one matching. Gives up when a signature repeats on
 /// either side (the operator path's errors depend on which series are present at a step).
-fn one_to_one(d: &Dense<'_, '_>, b: &BinaryNode, m: &VectorMatching, lhs: Vector, rhs: Vector) -> Res<Vector> {
+fn one_to_one(
+    d: &Dense<'_, '_>,
+    b: &BinaryNode,
+    m: &VectorMatching,
+    lhs: Vector,
+    rhs: Vector,
+) -> Res<Vector> {
     if m.card != Cardinality::OneToOne || m.fill.lhs.is_some() || m.fill.rhs.is_some() || is_trim(b.op) {
         return Err(Fallback);
     }

@@ -129,10 +129,8 @@ pub(crate) fn evaluate(ctx: &ExecContext<'_>, root: &Node, grid: Grid, instant: 
                 .collect(),
         ));
     }
-    let mut series: Vec<Series> = out
-        .into_iter()
-        .map(|(labels, floats)| Series { labels, floats, histograms: Vec::new() })
-        .collect();
+    let mut series: Vec<Series> =
+        out.into_iter().map(|(labels, floats)| Series { labels, floats, histograms: Vec::new() }).collect();
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Some(Value::Matrix(series))
 }
@@ -288,8 +286,10 @@ impl Dense<'_, '_> {
                                 _ => String::new(),
                             })
                             .collect();
-                        let utf8: Vec<bool> =
-                            c.args[1..].iter().map(|a| !matches!(a, Node::String(s) if !s.is_utf8())).collect();
+                        let utf8: Vec<bool> = c.args[1..]
+                            .iter()
+                            .map(|a| !matches!(a, Node::String(s) if !s.is_utf8()))
+                            .collect();
                         if strings.len() < 2 || (name == "label_replace" && strings.len() < 4) {
                             return Err(Fallback);
                         }
