@@ -3,7 +3,7 @@
 //! (group, step) sees the same operations in the same order as the step-by-step operator;
 //! `topk`/`bottomk` select per step with the operator's heaps.
 
-use super::{Column, Dense, Fallback, Res, Vector};
+use super::{Column, Dense, Fallback, Res, StepWalk, Vector};
 use crate::exec::aggregate::{heap_fix, heap_push, insertion_sort};
 use crate::exec::labels_ops::{grouping_key, grouping_labels};
 use crate::exec::{Sample, SeriesMeta};
@@ -12,6 +12,30 @@ use crate::model::{FPoint, Labels};
 use crate::parser::AggregateOp;
 use crate::plan::AggregateNode;
 
+/// The groups of an aggregation, assigned in input order (Prometheus's grouping key and
+/// labels).
+#[derive(Default)]
+struct Groups {
+    keys: hashbrown::HashMap<Labels, u32>,
+    metas: Vec<SeriesMeta>,
+}
+
+impl Groups {
+    fn of(&mut self, a: &AggregateNode, meta: &SeriesMeta) -> u32 {
+        let key = grouping_key(&meta.labels, &a.grouping, a.without);
+        let next = self.keys.len() as u32;
+        let metas = &mut self.metas;
+        let g = *self.keys.entry(key).or_insert_with(|| {
+            metas.push(SeriesMeta::new(grouping_labels(&meta.labels, &a.grouping, a.without)));
+            next
+        });
+        if meta.drop_name {
+            metas[g as usize].drop_name = true;
+        }
+        g
+    }
+}
+
 /// An aggregation.
 pub(super) fn aggregate(d: &mut Dense<'_, '_>, a: &AggregateNode) -> Res<Vector> {
     d.node_id();
@@ -19,53 +43,41 @@ pub(super) fn aggregate(d: &mut Dense<'_, '_>, a: &AggregateNode) -> Res<Vector>
         Some(p) => Some(d.scalar(p)?),
         None => None,
     };
-    let input = d.vector(&a.expr)?;
-    if !input.ordered {
-        return Err(Fallback);
-    }
-    let mut keys: hashbrown::HashMap<Labels, u32> = hashbrown::HashMap::new();
-    let mut groups: Vec<SeriesMeta> = Vec::new();
-    let group_of: Vec<u32> = input
-        .series
-        .iter()
-        .map(|c| {
-            let key = grouping_key(&c.meta.labels, &a.grouping, a.without);
-            let next = keys.len() as u32;
-            *keys.entry(key).or_insert_with(|| {
-                groups.push(SeriesMeta::new(grouping_labels(&c.meta.labels, &a.grouping, a.without)));
-                next
-            })
-        })
-        .collect();
-    for (c, &g) in input.series.iter().zip(&group_of) {
-        if c.meta.drop_name {
-            groups[g as usize].drop_name = true;
-        }
-    }
     match a.op {
-        AggregateOp::Topk | AggregateOp::Bottomk => top(d, a.op, input, &group_of, groups.len(), param),
-        AggregateOp::Avg => Ok(average(d, &input, &group_of, groups)),
+        AggregateOp::Topk | AggregateOp::Bottomk => {
+            let input = d.vector(&a.expr)?;
+            if !input.ordered {
+                return Err(Fallback);
+            }
+            let mut groups = Groups::default();
+            let group_of: Vec<u32> = input.series.iter().map(|c| groups.of(a, &c.meta)).collect();
+            top(d, a.op, input, &group_of, groups.metas.len(), param)
+        }
+        AggregateOp::Avg => average(d, a),
         AggregateOp::Sum | AggregateOp::Count | AggregateOp::Min | AggregateOp::Max | AggregateOp::Group => {
-            Ok(simple(d, a.op, &input, &group_of, groups))
+            simple(d, a)
         }
         _ => Err(Fallback),
     }
 }
 
-/// `sum`, `count`, `min`, `max`, `group`: the operator's per-step float loop, by columns.
-fn simple(
-    d: &Dense<'_, '_>,
-    op: AggregateOp,
-    input: &Vector,
-    group_of: &[u32],
-    groups: Vec<SeriesMeta>,
-) -> Vector {
+/// `sum`, `count`, `min`, `max`, `group`: the operator's per-step float loop, by columns, folding
+/// each input column as it comes.
+fn simple(d: &mut Dense<'_, '_>, a: &AggregateNode) -> Res<Vector> {
+    let op = a.op;
     let n = d.grid.steps();
-    let cells = groups.len() * n;
-    let (mut seen, mut value, mut comp) = (vec![false; cells], vec![0.0f64; cells], vec![0.0f64; cells]);
-    for (c, &g) in input.series.iter().zip(group_of) {
-        let base = g as usize * n;
-        let mut w = d.walk();
+    let grid = d.grid;
+    let mut groups = Groups::default();
+    let (mut seen, mut value, mut comp) = (Vec::new(), Vec::new(), Vec::new());
+    let ordered = d.stream(&a.expr, &mut |c| {
+        let g = groups.of(a, &c.meta) as usize;
+        if seen.len() < (g + 1) * n {
+            seen.resize((g + 1) * n, false);
+            value.resize((g + 1) * n, 0.0f64);
+            comp.resize((g + 1) * n, 0.0f64);
+        }
+        let base = g * n;
+        let mut w = StepWalk::new(grid);
         for p in &c.pts {
             let i = base + w.index(p.t);
             let f = p.f;
@@ -85,8 +97,13 @@ fn simple(
                 _ => {}
             }
         }
+        Ok(())
+    })?;
+    if !ordered {
+        return Err(Fallback);
     }
     let series = groups
+        .metas
         .into_iter()
         .enumerate()
         .map(|(g, meta)| {
@@ -94,20 +111,20 @@ fn simple(
             let mut pts = Vec::with_capacity(n);
             for k in 0..n {
                 let i = base + k;
-                if seen[i] {
+                if seen.get(i).copied().unwrap_or(false) {
                     let f = if op == AggregateOp::Sum { value[i] + comp[i] } else { value[i] };
-                    pts.push(FPoint { t: d.grid.time(k), f });
+                    pts.push(FPoint { t: grid.time(k), f });
                 }
             }
             Column { meta, pts }
         })
         .collect();
-    Vector { series, ordered: true }
+    Ok(Vector { series, ordered: true })
 }
 
 /// `avg`: Kahan-compensated sums that switch to an incremental mean on overflow, as the
 /// operator does.
-fn average(d: &Dense<'_, '_>, input: &Vector, group_of: &[u32], groups: Vec<SeriesMeta>) -> Vector {
+fn average(d: &mut Dense<'_, '_>, a: &AggregateNode) -> Res<Vector> {
     #[derive(Clone, Copy, Default)]
     struct Cell {
         seen: bool,
@@ -118,10 +135,16 @@ fn average(d: &Dense<'_, '_>, input: &Vector, group_of: &[u32], groups: Vec<Seri
         count: f64,
     }
     let n = d.grid.steps();
-    let mut cells = vec![Cell::default(); groups.len() * n];
-    for (col, &g) in input.series.iter().zip(group_of) {
-        let base = g as usize * n;
-        let mut w = d.walk();
+    let grid = d.grid;
+    let mut groups = Groups::default();
+    let mut cells: Vec<Cell> = Vec::new();
+    let ordered = d.stream(&a.expr, &mut |col| {
+        let g = groups.of(a, &col.meta) as usize;
+        if cells.len() < (g + 1) * n {
+            cells.resize((g + 1) * n, Cell::default());
+        }
+        let base = g * n;
+        let mut w = StepWalk::new(grid);
         for p in &col.pts {
             let x = &mut cells[base + w.index(p.t)];
             let f = p.f;
@@ -144,8 +167,13 @@ fn average(d: &Dense<'_, '_>, input: &Vector, group_of: &[u32], groups: Vec<Seri
             let q = (x.count - 1.0) / x.count;
             (x.mean, x.c) = kahan_inc(f / x.count, q * x.mean, q * x.c);
         }
+        Ok(())
+    })?;
+    if !ordered {
+        return Err(Fallback);
     }
     let series = groups
+        .metas
         .into_iter()
         .enumerate()
         .map(|(g, meta)| {
@@ -153,13 +181,13 @@ fn average(d: &Dense<'_, '_>, input: &Vector, group_of: &[u32], groups: Vec<Seri
             for (k, x) in cells[g * n..(g + 1) * n].iter().enumerate() {
                 if x.seen {
                     let f = if x.incremental { x.mean + x.c } else { x.value / x.count + x.c / x.count };
-                    pts.push(FPoint { t: d.grid.time(k), f });
+                    pts.push(FPoint { t: grid.time(k), f });
                 }
             }
             Column { meta, pts }
         })
         .collect();
-    Vector { series, ordered: true }
+    Ok(Vector { series, ordered: true })
 }
 
 /// `topk`/`bottomk`: at each step, the operator's heap selection over the samples present, in

@@ -51,6 +51,11 @@ struct StepWalk {
 }
 
 impl StepWalk {
+    /// A walker from the first step of `grid`.
+    fn new(grid: Grid) -> StepWalk {
+        StepWalk { k: 0, t: grid.start, interval: grid.interval }
+    }
+
     /// The index of step time `t`, not before the previous one asked.
     #[inline]
     fn index(&mut self, t: i64) -> usize {
@@ -202,7 +207,7 @@ impl Dense<'_, '_> {
 
     /// A walker giving the step indexes of one column's ascending points.
     fn walk(&self) -> StepWalk {
-        StepWalk { k: 0, t: self.grid.start, interval: self.grid.interval }
+        StepWalk::new(self.grid)
     }
 
     /// A scalar node's value at every step.
@@ -222,10 +227,7 @@ impl Dense<'_, '_> {
     fn vector(&mut self, node: &Node) -> Res<Vector> {
         self.ctx.limits.check()?;
         match node {
-            Node::VectorSelector(sel) => {
-                self.node_id();
-                select::vector_selector(self, sel, select::Mode::Value)
-            }
+            Node::VectorSelector(_) => self.collect(node),
             Node::Negate(e, _) => {
                 self.node_id();
                 let mut v = self.vector(e)?;
@@ -247,7 +249,7 @@ impl Dense<'_, '_> {
             Node::Aggregate(a) => aggregate::aggregate(self, a),
             Node::Call(c) => {
                 if c.args.iter().any(|a| matches!(a, Node::MatrixSelector(_))) {
-                    return range::range_call(self, c);
+                    return self.collect(node);
                 }
                 self.node_id();
                 let delayed = self.ctx.delayed_name_removal;
@@ -267,7 +269,12 @@ impl Dense<'_, '_> {
                     "timestamp" => {
                         if let Node::VectorSelector(sel) = arg {
                             self.node_id();
-                            return select::vector_selector(self, sel, select::Mode::Timestamp);
+                            let mut series = Vec::new();
+                            select::vector_selector(self, sel, select::Mode::Timestamp, &mut |c| {
+                                series.push(c);
+                                Ok(())
+                            })?;
+                            return Ok(Vector { series, ordered: true });
                         }
                         let mut v = self.vector(arg)?;
                         for c in v.series.iter_mut() {
@@ -311,6 +318,61 @@ impl Dense<'_, '_> {
             }
             _ => Err(Fallback),
         }
+    }
+
+    /// A leaf's columns (selector, range function) collected into a vector.
+    fn collect(&mut self, node: &Node) -> Res<Vector> {
+        let mut series = Vec::new();
+        let ordered = self.stream(node, &mut |c| {
+            series.push(c);
+            Ok(())
+        })?;
+        Ok(Vector { series, ordered })
+    }
+
+    /// Hands the columns of `node` in order to `sink`; selectors and range functions compute them
+    /// a chunk of series at a time, so that a consumer that folds them (an aggregation) reuses
+    /// the memory instead of holding every input column at once. Returns whether the vector is
+    /// in step order.
+    fn stream(&mut self, node: &Node, sink: &mut dyn FnMut(Column) -> Res<()>) -> Res<bool> {
+        self.ctx.limits.check()?;
+        match node {
+            Node::VectorSelector(sel) => {
+                self.node_id();
+                select::vector_selector(self, sel, select::Mode::Value, sink)?;
+                Ok(true)
+            }
+            Node::Call(c) if c.args.iter().any(|a| matches!(a, Node::MatrixSelector(_))) => {
+                range::range_call(self, c, sink)?;
+                Ok(true)
+            }
+            _ => {
+                let v = self.vector(node)?;
+                for c in v.series {
+                    sink(c)?;
+                }
+                Ok(v.ordered)
+            }
+        }
+    }
+
+    /// Maps `f` over `items` a chunk at a time (in parallel within a chunk when the pool allows
+    /// and the work, `work_per_item` each, is big enough), handing each result to `sink` in order.
+    fn chunked<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        work_per_item: usize,
+        f: impl Fn(&T) -> R + Sync + Send,
+        mut sink: impl FnMut(usize, R) -> Res<()>,
+    ) -> Res<()> {
+        const CHUNK: usize = 64;
+        for (ci, chunk) in items.chunks(CHUNK).enumerate() {
+            let out = self.ctx.parallelism.map(chunk, work_per_item * chunk.len(), &f);
+            for (j, r) in out.into_iter().enumerate() {
+                sink(ci * CHUNK + j, r)?;
+            }
+        }
+        Ok(())
     }
 
     /// A step-invariant subtree: evaluated at the first step only, its result repeated at every

@@ -2,7 +2,7 @@
 //! all steps: each series' windows slide forward in one pass, through the same per-window code
 //! (`functions::sliding` or `RangeFn::eval_with_st`) the operator path uses.
 
-use super::{Column, Dense, Fallback, Res, Vector};
+use super::{Column, Dense, Fallback, Res};
 use crate::exec::call::absent_labels;
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::range::{MatrixSource, materialize_with_st};
@@ -35,8 +35,12 @@ pub(super) fn supported(c: &CallNode) -> bool {
 /// The window results of one series: its points, and the annotations with their steps.
 type SeriesResult = Result<(Vec<FPoint>, Vec<(usize, bool, String)>), EvalError>;
 
-/// A function call whose argument is a range selector.
-pub(super) fn range_call(d: &mut Dense<'_, '_>, c: &CallNode) -> Res<Vector> {
+/// A function call whose argument is a range selector, its columns handed to `sink` in order.
+pub(super) fn range_call(
+    d: &mut Dense<'_, '_>,
+    c: &CallNode,
+    sink: &mut dyn FnMut(Column) -> Res<()>,
+) -> Res<()> {
     let node = d.node_id();
     let name = c.func.name;
     let idx = c.args.iter().position(|a| matches!(a, Node::MatrixSelector(_))).ok_or(Fallback)?;
@@ -74,7 +78,7 @@ pub(super) fn range_call(d: &mut Dense<'_, '_>, c: &CallNode) -> Res<Vector> {
             }
         }
         let labels = absent_labels(&m.selector.matchers);
-        return Ok(Vector { series: vec![Column { meta: SeriesMeta::new(labels), pts }], ordered: true });
+        return sink(Column { meta: SeriesMeta::new(labels), pts });
     }
     let func = RangeFn::from_name(name).ok_or(Fallback)?;
     let st_fn = matches!(func, RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets);
@@ -104,9 +108,9 @@ pub(super) fn range_call(d: &mut Dense<'_, '_>, c: &CallNode) -> Res<Vector> {
     d.windows.push(windows);
     let slides = sliding::slides(func) && !anchored && !smoothed;
     let arg = |i: usize, k: usize| scalars.get(i).map_or(f64::NAN, |v: &Vec<f64>| v[k]);
-    let work = data.iter().map(|s| s.floats.len()).sum::<usize>() * n.max(1);
+    let per_series = data.iter().map(|s| s.floats.len()).sum::<usize>() / data.len().max(1) * n.max(1);
     let limits = d.ctx.limits;
-    let results: Vec<SeriesResult> = d.ctx.parallelism.map(&data, work, |s| {
+    let column = |s: &crate::model::Series| -> SeriesResult {
         limits.check()?;
         let floats: &[FPoint] = &s.floats[..];
         let metric = s.labels.get(METRIC_NAME).unwrap_or("");
@@ -179,14 +183,15 @@ pub(super) fn range_call(d: &mut Dense<'_, '_>, c: &CallNode) -> Res<Vector> {
             }
         }
         Ok((out, notes))
-    });
+    };
     let delayed = d.ctx.delayed_name_removal;
-    let mut series = Vec::with_capacity(data.len());
-    for ((m, s), r) in meta.iter().zip(&data).zip(results) {
+    let mut raised = Vec::new();
+    d.chunked(&data, per_series, column, |i, r| {
+        let (m, s) = (&meta[i], &data[i]);
         let (pts, notes) = r?;
         for (k, warning, text) in notes {
             let counted = text.starts_with(crate::functions::START_TIME_OVERLAP);
-            d.note(k, node, Annotation { warning, text, span: arg_span, counted });
+            raised.push((k, Annotation { warning, text, span: arg_span, counted }));
         }
         if matches!(func, RangeFn::Rate | RangeFn::Increase)
             && let Some(first) = pts.first()
@@ -194,21 +199,22 @@ pub(super) fn range_call(d: &mut Dense<'_, '_>, c: &CallNode) -> Res<Vector> {
             let metric = s.labels.get(METRIC_NAME).unwrap_or("");
             let counter_like = ["_total", "_sum", "_count", "_bucket"].iter().any(|x| metric.ends_with(x));
             if !metric.is_empty() && !counter_like {
-                let k = d.step_of(first.t);
-                d.note(
-                    k,
-                    node,
+                raised.push((
+                    d.step_of(first.t),
                     Annotation::info(
                         format!(
                             "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
                         ),
                         arg_span,
                     ),
-                );
+                ));
             }
         }
         let meta = if func.keeps_name() && !m.drop_name { m.clone() } else { name_dropped(m, delayed) };
-        series.push(Column { meta, pts });
+        sink(Column { meta, pts })
+    })?;
+    for (k, a) in raised {
+        d.note(k, node, a);
     }
-    Ok(Vector { series, ordered: true })
+    Ok(())
 }

@@ -1,11 +1,11 @@
 //! Instant vector selectors over all steps: the latest sample within the lookback of each
 //! step, one pass over each series' points.
 
-use super::{Column, Dense, Fallback, Res, Vector};
+use super::{Column, Dense, Fallback, Res};
 use crate::exec::SeriesMeta;
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::select::load_with_all_st;
-use crate::model::{FPoint, is_stale_nan};
+use crate::model::{FPoint, Series, is_stale_nan};
 use crate::plan::Selector;
 
 /// What the selector returns for the sample it finds.
@@ -17,9 +17,14 @@ pub(super) enum Mode {
     Timestamp,
 }
 
-/// The selector `sel` at every step; `Fallback` for `smoothed` selectors and series holding
-/// native histograms.
-pub(super) fn vector_selector(d: &mut Dense<'_, '_>, sel: &Selector, mode: Mode) -> Res<Vector> {
+/// The selector `sel` at every step, its columns handed to `sink` in order; `Fallback` for
+/// `smoothed` selectors and series holding native histograms.
+pub(super) fn vector_selector(
+    d: &mut Dense<'_, '_>,
+    sel: &Selector,
+    mode: Mode,
+    sink: &mut dyn FnMut(Column) -> Res<()>,
+) -> Res<()> {
     if sel.smoothed {
         return Err(Fallback);
     }
@@ -29,9 +34,9 @@ pub(super) fn vector_selector(d: &mut Dense<'_, '_>, sel: &Selector, mode: Mode)
     }
     let grid = d.grid;
     let (at, offset, lookback) = (sel.at, sel.offset, d.ctx.lookback);
-    let work = data.iter().map(|s| s.floats.len()).sum::<usize>() + data.len() * grid.steps();
+    let delayed = d.ctx.delayed_name_removal;
     let limits = d.ctx.limits;
-    let columns = d.ctx.parallelism.map(&data, work, |s| {
+    let column = |s: &Series| {
         limits.check()?;
         let floats: &[FPoint] = &s.floats[..];
         let n = grid.steps();
@@ -56,16 +61,14 @@ pub(super) fn vector_selector(d: &mut Dense<'_, '_>, sel: &Selector, mode: Mode)
             }
         }
         Ok::<_, crate::exec::EvalError>(pts)
-    });
-    let delayed = d.ctx.delayed_name_removal;
-    let mut series = Vec::with_capacity(data.len());
-    for (s, pts) in data.iter().zip(columns) {
-        let m = SeriesMeta::new(s.labels.clone());
+    };
+    let per_series = grid.steps() + data.iter().map(|s| s.floats.len()).sum::<usize>() / data.len().max(1);
+    d.chunked(&data, per_series, column, |i, pts| {
+        let m = SeriesMeta::new(data[i].labels.clone());
         let meta = match mode {
             Mode::Value => m,
             Mode::Timestamp => name_dropped(&m, delayed),
         };
-        series.push(Column { meta, pts: pts? });
-    }
-    Ok(Vector { series, ordered: true })
+        sink(Column { meta, pts: pts? })
+    })
 }
