@@ -25,7 +25,7 @@ use ferroprom::benchmark::{
     self, AllocStats, BenchCase, CountingAlloc, JOIN_INSTANCES, JOIN_INTERVALS, Prometheus2,
     RANGE_QUERY_INTERVALS,
 };
-use ferroprom::engine::Engine;
+use ferroprom::engine::{Engine, EngineOptions, QueryRequest};
 use ferroprom::model::Value;
 use ferroprom::storage::MemStorage;
 use serde_json::{Value as Json, json};
@@ -96,7 +96,8 @@ fn answer(engines: &[Engine], store: &MemStorage, req: &Json) -> Json {
     }
 }
 
-/// Runs every case whose name contains `filter` (ends with it, when it ends in `$`) `reps` times and prints the median time,
+/// Runs every case whose name contains `filter` (ends with it, when it ends in `$`) `reps` times and prints the median time
+/// with the series-major evaluator on and off (operators only), and which path answered,
 /// for profiling one case under `perf record`.
 fn profile(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let filter = args.first().map(String::as_str).unwrap_or("");
@@ -113,22 +114,41 @@ fn profile(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut stores = std::collections::HashMap::new();
     let engine = Engine::new(benchmark::engine_options(threads));
+    let operators = Engine::new(EngineOptions { dense: false, ..benchmark::engine_options(threads) });
+    println!("{:>10}  {:>10}  path   case", "ms", "ops ms");
     for c in &cases {
         if !stores.contains_key(c.suite) {
             stores.insert(c.suite, load(c.suite, None)?);
         }
         let store = &stores[c.suite];
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t0 = Instant::now();
-            let r = engine.range_query(store, &c.expr, c.start, c.end, c.step);
-            times.push(t0.elapsed().as_secs_f64() * 1e3);
-            if let Err(e) = r {
-                return Err(format!("{}: {e}", c.name()).into());
+        let median = |engine: &Engine| -> Result<f64, Box<dyn std::error::Error>> {
+            let mut times = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t0 = Instant::now();
+                let r = engine.range_query(store, &c.expr, c.start, c.end, c.step);
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+                if let Err(e) = r {
+                    return Err(format!("{}: {e}", c.name()).into());
+                }
             }
-        }
-        times.sort_by(f64::total_cmp);
-        println!("{:>10.3} ms  {}", times[times.len() / 2], c.name());
+            times.sort_by(f64::total_cmp);
+            Ok(times[times.len() / 2])
+        };
+        let expr = ferroprom::parser::parse_with(&c.expr, &engine.options().parser)?;
+        let req = QueryRequest {
+            expr: &expr,
+            text: &c.expr,
+            start: c.start,
+            end: c.end,
+            step: c.step,
+            lookback_delta: None,
+            deadline: None,
+            cancel: Default::default(),
+        };
+        let dense = engine.execute(store, &req)?.1.dense;
+        let ms = median(&engine)?;
+        let ops = if std::env::var_os("DENSE_ONLY").is_some() { 0.0 } else { median(&operators)? };
+        println!("{ms:>10.3}  {ops:>10.3}  {}  {}", if dense { "dense" } else { "ops  " }, c.name());
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::exec::{
-    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, SeriesMeta, build,
+    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, build, final_labels,
 };
 use crate::model::{FPoint, HPoint, Labels, Sample, Series, Value};
 use crate::parser::{Expr, ParseOptions, ValueType};
@@ -56,6 +56,9 @@ pub struct EngineOptions {
     /// Use samples' start timestamps to detect counter resets and starts
     /// (Prometheus's `UseStartTimestamps`; default off).
     pub use_start_timestamps: bool,
+    /// Try the series-major evaluator (`exec::dense`) before the operator path (default on; off
+    /// to compare the two).
+    pub dense: bool,
 }
 
 impl Default for EngineOptions {
@@ -73,6 +76,7 @@ impl Default for EngineOptions {
             max_steps: 11_000,
             optimize: true,
             use_start_timestamps: false,
+            dense: true,
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct QueryStats {
     pub eval_total: Duration,
     /// The most samples the query held in memory at once (`peakSamples`).
     pub peak_samples: i64,
+    /// Whether the series-major evaluator answered (rather than the operator path).
+    pub dense: bool,
 }
 
 /// A PromQL engine.
@@ -351,7 +357,7 @@ impl Engine {
             parallelism: &self.parallelism,
             query_start: params.start,
         };
-        let value = evaluate(&ctx, &p)?;
+        let (value, dense) = evaluate(&ctx, &p, self.opts.dense)?;
         let done = Instant::now();
         let annotations = annotations.into_inner().unwrap_or_default();
         let stats = QueryStats {
@@ -359,6 +365,7 @@ impl Engine {
             inner_eval: done - planned,
             eval_total: done - began,
             peak_samples: limits.peak(),
+            dense,
         };
         let result =
             QueryResult { value, warnings: annotations.warnings(query), infos: annotations.infos(query) };
@@ -373,7 +380,24 @@ fn unwrap_invariant(node: &Node) -> &Node {
     }
 }
 
-fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
+/// Evaluates the plan; the flag tells whether the series-major evaluator answered.
+fn evaluate(ctx: &ExecContext<'_>, p: &Plan, dense: bool) -> Result<(Value, bool), EvalError> {
+    if dense {
+        let instant = p.params.step == 0;
+        let grid = Grid {
+            start: p.params.start,
+            end: p.params.end,
+            interval: if instant { 1 } else { p.params.step },
+        };
+        if let Some(v) = crate::exec::dense::evaluate(ctx, &p.root, grid, instant) {
+            return Ok((v, true));
+        }
+    }
+    evaluate_operators(ctx, p).map(|v| (v, false))
+}
+
+/// Evaluates the plan with the operator tree.
+fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
     let params = p.params;
     let instant = params.step == 0;
     let grid = Grid { start: params.start, end: params.end, interval: if instant { 1 } else { params.step } };
@@ -453,15 +477,6 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
     series.retain(|s| !s.floats.is_empty() || !s.histograms.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(series))
-}
-
-/// The labels of a result series after delayed name removal.
-fn final_labels(m: &SeriesMeta, delayed: bool) -> Labels {
-    if delayed && m.drop_name {
-        m.labels.builder().without(&crate::exec::METADATA_LABELS).labels()
-    } else {
-        m.labels.clone()
-    }
 }
 
 /// A range selector or subquery at the top of an instant query: the points of each series in the

@@ -620,7 +620,7 @@ impl AggregateExec<'_> {
 }
 
 /// Go's `container/heap` push.
-fn heap_push(h: &mut Vec<Sample>, s: Sample, less: &dyn Fn(&Sample, &Sample) -> bool) {
+pub(crate) fn heap_push(h: &mut Vec<Sample>, s: Sample, less: &dyn Fn(&Sample, &Sample) -> bool) {
     h.push(s);
     let n = h.len();
     heap_up(h, n - 1, less);
@@ -660,14 +660,14 @@ fn heap_down(h: &mut [Sample], i0: usize, less: &dyn Fn(&Sample, &Sample) -> boo
 }
 
 /// Go's `heap.Fix`.
-fn heap_fix(h: &mut [Sample], i: usize, less: &dyn Fn(&Sample, &Sample) -> bool) {
+pub(crate) fn heap_fix(h: &mut [Sample], i: usize, less: &dyn Fn(&Sample, &Sample) -> bool) {
     if !heap_down(h, i, less) {
         heap_up(h, i, less);
     }
 }
 
 /// Go's insertion sort (what `sort.Sort` does for up to 12 elements); stable otherwise.
-fn insertion_sort(v: &mut [Sample], less: &dyn Fn(&Sample, &Sample) -> bool) {
+pub(crate) fn insertion_sort(v: &mut [Sample], less: &dyn Fn(&Sample, &Sample) -> bool) {
     if v.len() > 12 {
         v.sort_by(|a, b| {
             if less(a, b) {

@@ -15,7 +15,7 @@ use crate::model::Labels;
 use crate::parser::Span;
 use crate::parser::{BinaryOp, Cardinality, VectorMatching};
 
-fn changes_schema(op: BinaryOp) -> bool {
+pub(crate) fn changes_schema(op: BinaryOp) -> bool {
     matches!(
         op,
         BinaryOp::Add
@@ -29,7 +29,7 @@ fn changes_schema(op: BinaryOp) -> bool {
 }
 
 /// `</` and `>/`, defined on histograms only.
-fn is_trim(op: BinaryOp) -> bool {
+pub(crate) fn is_trim(op: BinaryOp) -> bool {
     matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower)
 }
 
@@ -174,6 +174,36 @@ impl Operator for VectorScalarOp<'_> {
     }
 }
 
+/// The labels of the output series of a vector-vector operation for the series `many` matched with
+/// `one` (Prometheus's `resultMetric`).
+pub(crate) fn result_labels(
+    m: &VectorMatching,
+    op: BinaryOp,
+    return_bool: bool,
+    delayed: bool,
+    many: &Labels,
+    one: &Labels,
+) -> Labels {
+    let drop_name = (!delayed && return_bool) || changes_schema(op);
+    let mut b = if drop_name { drop_metadata(many).builder() } else { many.builder() };
+    if m.card == Cardinality::OneToOne {
+        if m.on {
+            b.keep_mut(&m.labels);
+        } else {
+            for l in &m.labels {
+                b.del_mut(l);
+            }
+        }
+    }
+    for ln in &m.include {
+        match one.get(ln) {
+            Some(v) if !v.is_empty() => b.set_mut(ln.as_str(), v),
+            _ => b.del_mut(ln),
+        }
+    }
+    b.labels()
+}
+
 const NONE: u32 = u32::MAX;
 
 /// `vector op vector`.
@@ -229,25 +259,7 @@ impl<'a> VectorVectorOp<'a> {
     }
 
     fn result_labels(&self, many: &Labels, one: &Labels) -> Labels {
-        let m = &self.matching;
-        let drop_name = (!self.ctx.delayed_name_removal && self.return_bool) || changes_schema(self.op);
-        let mut b = if drop_name { drop_metadata(many).builder() } else { many.builder() };
-        if m.card == Cardinality::OneToOne {
-            if m.on {
-                b.keep_mut(&m.labels);
-            } else {
-                for l in &m.labels {
-                    b.del_mut(l);
-                }
-            }
-        }
-        for ln in &m.include {
-            match one.get(ln) {
-                Some(v) if !v.is_empty() => b.set_mut(ln.as_str(), v),
-                _ => b.del_mut(ln),
-            }
-        }
-        b.labels()
+        result_labels(&self.matching, self.op, self.return_bool, self.ctx.delayed_name_removal, many, one)
     }
 
     fn setup(&mut self) -> Result<(), EvalError> {

@@ -281,7 +281,7 @@ impl Relabel {
         }
     }
 
-    fn apply(&self, m: &SeriesMeta) -> SeriesMeta {
+    pub(crate) fn apply(&self, m: &SeriesMeta) -> SeriesMeta {
         let (dst, value) = match self {
             Relabel::Replace { dst, replacement, src, regex } => {
                 let src_val = m.labels.get(src).unwrap_or("");

@@ -29,6 +29,15 @@ pub(crate) fn name_dropped(meta: &SeriesMeta, delayed: bool) -> SeriesMeta {
     }
 }
 
+/// The labels of a result series after delayed name removal.
+pub(crate) fn final_labels(m: &SeriesMeta, delayed: bool) -> Labels {
+    if delayed && m.drop_name {
+        m.labels.builder().without(&METADATA_LABELS).labels()
+    } else {
+        m.labels.clone()
+    }
+}
+
 /// The output labels of an aggregation group (Prometheus's `generateGroupingLabels`).
 pub(crate) fn grouping_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {

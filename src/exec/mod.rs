@@ -15,6 +15,7 @@ mod binary;
 mod build;
 mod call;
 mod count_values;
+pub(crate) mod dense;
 mod info;
 mod labels_ops;
 pub mod limits;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 pub use annotations::{Annotation, Annotations};
 pub use build::build;
-pub(crate) use labels_ops::METADATA_LABELS;
+pub(crate) use labels_ops::final_labels;
 pub use limits::{CancelToken, Limits};
 pub use parallel::Parallelism;
 pub(crate) use range::{MatrixSource, materialize, window};
