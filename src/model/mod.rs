@@ -10,8 +10,8 @@ mod matcher;
 mod stale;
 mod value;
 
-pub use float_index::{CHANGE_STRIDE, FloatIndex};
 pub(crate) use fast_regex::{FastRegex, cached_regex};
+pub use float_index::{CHANGE_STRIDE, FloatIndex};
 pub use histogram::exponential_bound;
 pub use histogram::{
     BucketSpan, CUSTOM_BUCKETS_SCHEMA, Combined, CounterResetHint, EXPONENTIAL_SCHEMA_MAX,

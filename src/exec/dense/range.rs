@@ -5,7 +5,7 @@
 use super::{Column, Dense, Fallback, Res};
 use crate::exec::call::absent_labels;
 use crate::exec::labels_ops::name_dropped;
-use crate::exec::range::{MatrixSource, materialize_with_st};
+use crate::exec::range::{MatrixSource, materialize};
 use crate::exec::{Annotation, EvalError, STEPS_PER_BATCH, SeriesMeta};
 use crate::functions::sliding::{self, Cursor, SlidingIndex};
 use crate::functions::{RangeArgs, RangeFn, RangeOutput, StartTimestamps};
@@ -60,7 +60,7 @@ pub(super) fn range_call(
     let (range, offset, at) = (m.range, m.selector.offset, m.selector.at);
     let ref_time = |k: usize| at.unwrap_or(grid.time(k)) - offset;
     let source = MatrixSource::Selector(m.clone());
-    let (meta, data, sts, _) = materialize_with_st(d.ctx, &source, grid)?;
+    let (meta, data) = materialize(d.ctx, &source, grid)?;
     if data.iter().any(|s| !s.histograms.is_empty()) {
         return Err(Fallback);
     }
@@ -82,7 +82,7 @@ pub(super) fn range_call(
     }
     let func = RangeFn::from_name(name).ok_or(Fallback)?;
     let st_fn = matches!(func, RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets);
-    if d.ctx.use_start_timestamps && st_fn && sts.iter().any(|v| !v.is_empty()) {
+    if d.ctx.use_start_timestamps && st_fn && data.iter().any(|s| !s.float_st.is_empty()) {
         return Err(Fallback);
     }
     let (anchored, smoothed) = (m.selector.anchored, m.selector.smoothed);
@@ -110,7 +110,8 @@ pub(super) fn range_call(
     let arg = |i: usize, k: usize| scalars.get(i).map_or(f64::NAN, |v: &Vec<f64>| v[k]);
     let per_series = data.iter().map(|s| s.floats.len()).sum::<usize>() / data.len().max(1) * n.max(1);
     let limits = d.ctx.limits;
-    let column = |s: &crate::model::Series| -> SeriesResult {
+    let overlapping = n > 1 && range > grid.interval;
+    let column = |s: &crate::storage::SeriesData| -> SeriesResult {
         limits.check()?;
         let floats: &[FPoint] = &s.floats[..];
         let metric = s.labels.get(METRIC_NAME).unwrap_or("");
@@ -138,7 +139,14 @@ pub(super) fn range_call(
                 return Ok((out, notes));
             }
         }
-        let index = slides.then(|| SlidingIndex::new(func, floats));
+        let index = if !slides {
+            None
+        } else {
+            match &s.float_index {
+                Some(ix) => Some(SlidingIndex::shared(ix.clone(), s.floats.offset())),
+                None => overlapping.then(|| SlidingIndex::new(floats)),
+            }
+        };
         let (mut fa, mut fb) = (Cursor::default(), Cursor::default());
         let mut raw = Vec::new();
         for k in 0..n {

@@ -4,9 +4,10 @@
 use super::{Column, Dense, Fallback, Res};
 use crate::exec::SeriesMeta;
 use crate::exec::labels_ops::name_dropped;
-use crate::exec::select::load_with_all_st;
-use crate::model::{FPoint, Series, is_stale_nan};
+use crate::exec::select::load;
+use crate::model::{FPoint, is_stale_nan};
 use crate::plan::Selector;
+use crate::storage::SeriesData;
 
 /// What the selector returns for the sample it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub(super) fn vector_selector(
     if sel.smoothed {
         return Err(Fallback);
     }
-    let (data, _, _) = load_with_all_st(d.ctx, sel, 0)?;
+    let data = load(d.ctx, sel, 0)?;
     if data.iter().any(|s| !s.histograms.is_empty()) {
         return Err(Fallback);
     }
@@ -36,7 +37,7 @@ pub(super) fn vector_selector(
     let (at, offset, lookback) = (sel.at, sel.offset, d.ctx.lookback);
     let delayed = d.ctx.delayed_name_removal;
     let limits = d.ctx.limits;
-    let column = |s: &Series| {
+    let column = |s: &SeriesData| {
         limits.check()?;
         let floats: &[FPoint] = &s.floats[..];
         let n = grid.steps();
