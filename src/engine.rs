@@ -20,8 +20,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::exec::accounting::{NodeKind, Summary};
 use crate::exec::{
-    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, SeriesMeta, build,
+    Annotations, BoxOp, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, SeriesMeta, build,
 };
 use crate::model::{FPoint, HPoint, Labels, Sample, Series, Value};
 use crate::parser::{Expr, ParseOptions, ValueType};
@@ -147,8 +148,11 @@ pub struct QueryStats {
     pub inner_eval: Duration,
     /// Planning and evaluation together (`evalTotalTime`).
     pub eval_total: Duration,
-    /// The most samples the query held in memory at once (`peakSamples`).
+    /// The most samples the query held in memory at once, as Prometheus counts them
+    /// (`peakSamples`, see [`accounting`](crate::exec::accounting)).
     pub peak_samples: i64,
+    /// The samples the query's selectors loaded, per step (`totalQueryableSamples`).
+    pub total_samples: i64,
 }
 
 /// A PromQL engine.
@@ -351,14 +355,18 @@ impl Engine {
             parallelism: &self.parallelism,
             query_start: params.start,
         };
-        let value = evaluate(&ctx, &p)?;
+        let (value, samples) = evaluate(&ctx, &p)?;
+        if samples.peak > limits.max_samples {
+            return Err(EvalError::TooManySamples("query execution").into());
+        }
         let done = Instant::now();
         let annotations = annotations.into_inner().unwrap_or_default();
         let stats = QueryStats {
             preparation: planned - began,
             inner_eval: done - planned,
             eval_total: done - began,
-            peak_samples: limits.peak(),
+            peak_samples: samples.peak,
+            total_samples: samples.total,
         };
         let result =
             QueryResult { value, warnings: annotations.warnings(query), infos: annotations.infos(query) };
@@ -373,17 +381,29 @@ fn unwrap_invariant(node: &Node) -> &Node {
     }
 }
 
-fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
+/// Evaluates a plan; returns its value and Prometheus's sample counts.
+fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<(Value, Summary), EvalError> {
     let params = p.params;
     let instant = params.step == 0;
     let grid = Grid { start: params.start, end: params.end, interval: if instant { 1 } else { params.step } };
     let root = unwrap_invariant(&p.root);
     match root {
-        Node::String(s) => return Ok(Value::String { t: params.start, v: s.value.clone() }),
+        Node::String(s) => {
+            return Ok((Value::String { t: params.start, v: s.value.clone() }, Summary::default()));
+        }
         Node::MatrixSelector(_) | Node::Subquery(_) => return evaluate_matrix(ctx, root, params.start),
         _ => {}
     }
     let mut op = build(&p.root, grid, ctx)?;
+    let account = ctx.limits.accounting().take_last();
+    let value = assemble(ctx, p, &mut op)?;
+    Ok((value, account.map(|a| a.summary()).unwrap_or_default()))
+}
+
+/// Drains the root operator into the query's value.
+fn assemble(ctx: &ExecContext<'_>, p: &Plan, op: &mut BoxOp<'_>) -> Result<Value, EvalError> {
+    let params = p.params;
+    let instant = params.step == 0;
     let meta = op.series()?;
     let scalar = p.value_type() == ValueType::Scalar;
     if instant {
@@ -394,7 +414,6 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
             }
         }
         let samples = step.map(|s| s.samples).unwrap_or_default();
-        ctx.limits.add(samples.len() as i64)?;
         if scalar {
             let v = samples.first().map_or(f64::NAN, |s| s.f);
             return Ok(Value::Scalar { t: params.start, v });
@@ -425,12 +444,9 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
         })
         .collect();
     let merged = final_ids.len() != series.len();
-    let mut total = 0i64;
     while let Some(batch) = op.next()? {
         ctx.limits.check()?;
-        let mut n = 0i64;
         for step in batch {
-            n += step.samples.len() as i64;
             for s in step.samples {
                 let out = &mut series[final_ids[s.id as usize]];
                 if merged {
@@ -446,10 +462,7 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
                 }
             }
         }
-        total += n;
-        ctx.limits.add(n)?;
     }
-    let _ = total;
     series.retain(|s| !s.floats.is_empty() || !s.histograms.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(series))
@@ -466,7 +479,7 @@ fn final_labels(m: &SeriesMeta, delayed: bool) -> Labels {
 
 /// A range selector or subquery at the top of an instant query: the points of each series in the
 /// window ending at `t`.
-fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, EvalError> {
+fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<(Value, Summary), EvalError> {
     let grid = Grid { start: t, end: t, interval: 1 };
     let (source, range, offset, at) = match node {
         Node::MatrixSelector(m) => {
@@ -475,7 +488,13 @@ fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, 
         Node::Subquery(s) => (crate::exec::MatrixSource::Subquery(s.clone()), s.range, s.offset, s.at),
         _ => return Err(EvalError::msg("expected a range vector")),
     };
-    let (meta, data) = crate::exec::materialize(ctx, &source, grid)?;
+    let accounting = ctx.limits.accounting();
+    let kind = if inner_is_subquery(node) { NodeKind::SubqueryRoot } else { NodeKind::MatrixRoot };
+    let (account, _) = accounting.begin(kind, grid);
+    let (meta, data, inner) = crate::exec::materialize(ctx, &source, grid)?;
+    if let Some(inner) = inner {
+        account.set_subquery(inner);
+    }
     let ref_t = at.unwrap_or(t) - offset;
     let mut out = Vec::new();
     let mut total = 0i64;
@@ -484,16 +503,22 @@ fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, 
         if f.is_empty() && h.is_empty() {
             continue;
         }
-        total += (f.len() + h.len()) as i64;
+        total += f.len() as i64 + h.iter().map(|p| crate::exec::accounting::point_size(&p.h)).sum::<i64>();
         out.push(Series {
             labels: final_labels(m, ctx.delayed_name_removal),
             floats: f.to_vec(),
             histograms: h.to_vec(),
         });
     }
-    ctx.limits.add(total)?;
+    if kind == NodeKind::MatrixRoot {
+        account.record_matrix(total)?;
+    }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(Value::Matrix(out))
+    Ok((Value::Matrix(out), account.summary()))
+}
+
+fn inner_is_subquery(node: &Node) -> bool {
+    matches!(node, Node::Subquery(_))
 }
 impl crate::promqltest::QueryEngine for Engine {
     fn parse(&self, expr: &str) -> Result<Expr, String> {

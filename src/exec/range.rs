@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::exec::accounting::{NodeAccount, point_size};
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::scalar::scalar_values;
 use crate::exec::select::load_with_all_st;
@@ -71,13 +72,15 @@ pub(crate) fn materialize<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
     grid: Grid,
-) -> Result<(Vec<SeriesMeta>, Vec<Series>), EvalError> {
-    let (meta, data, _, _) = materialize_with_st(ctx, source, grid)?;
-    Ok((meta, data))
+) -> Result<(Vec<SeriesMeta>, Vec<Series>, Option<Arc<NodeAccount>>), EvalError> {
+    let (meta, data, _, _, inner) = materialize_with_st(ctx, source, grid)?;
+    Ok((meta, data, inner))
 }
 
-/// Series metadata, points, and float and histogram start timestamps of a matrix source.
-pub(crate) type Materialized = (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>);
+/// Series metadata, points, float and histogram start timestamps of a matrix source, and the
+/// sample account of a subquery's inner expression.
+pub(crate) type Materialized =
+    (Vec<SeriesMeta>, Vec<Series>, Vec<Vec<i64>>, Vec<Vec<i64>>, Option<Arc<NodeAccount>>);
 
 /// Like [`materialize`], also returning the start timestamps of a range selector's series.
 pub(crate) fn materialize_with_st<'a>(
@@ -109,25 +112,19 @@ pub(crate) fn materialize_with_st<'a>(
                 s.histograms.retain(|p| !crate::model::is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
-            Ok((meta, data, sts, hsts))
+            Ok((meta, data, sts, hsts, None))
         }
         MatrixSource::Subquery(sq) => {
             let inner = subquery_grid(sq, grid);
             let mut op = super::build(&sq.expr, inner, ctx)?;
+            // The inner expression's account, just finished by `build`.
+            let account = ctx.limits.accounting().take_last();
             let meta = op.series()?;
             let mut data: Vec<Series> =
                 meta.iter().map(|m| Series { labels: m.labels.clone(), ..Series::default() }).collect();
-            // The subquery's points are held in memory until the outer function is done: they count
-            // against the sample limit while being collected.
-            let mut total = 0i64;
+            // The points collected count against the sample limit through the inner account.
             while let Some(batch) = op.next()? {
                 ctx.limits.check()?;
-                let n: i64 = batch.iter().map(|s| s.samples.len() as i64).sum();
-                total += n;
-                if let Err(e) = ctx.limits.add(n) {
-                    ctx.limits.add(-total)?;
-                    return Err(e);
-                }
                 for step in batch {
                     for s in step.samples {
                         let series = &mut data[s.id as usize];
@@ -147,8 +144,7 @@ pub(crate) fn materialize_with_st<'a>(
                     }
                 }
             }
-            ctx.limits.add(-total)?;
-            Ok((meta.to_vec(), data, Vec::new(), Vec::new()))
+            Ok((meta.to_vec(), data, Vec::new(), Vec::new(), account))
         }
     }
 }
@@ -183,8 +179,10 @@ pub(crate) struct RangeOp<'a> {
     /// Per series, the sliding-window index of a float-only series when the function slides
     /// (see `functions::sliding`); empty otherwise.
     pub(crate) sliding: Vec<Option<SlidingIndex>>,
-    /// Per series, cursors for the window of each batch's first step (the sample-limit check).
+    /// Per series, cursors for the window bounds of the sample accounting.
     pub(crate) limit_cursors: Vec<[Cursor; 4]>,
+    /// The node's sample account (windows and outputs per series).
+    pub(crate) account: Arc<NodeAccount>,
     /// Per series, whether the "might not be a counter" info was raised already.
     pub(crate) counter_noted: Vec<bool>,
 }
@@ -194,8 +192,12 @@ impl Operator for RangeOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        let (meta, data, sts, hsts) = materialize_with_st(self.ctx, &self.source, self.grid)?;
+        let (meta, data, sts, hsts, inner) = materialize_with_st(self.ctx, &self.source, self.grid)?;
         self.data = data;
+        self.account.set_series(self.data.len());
+        if let Some(inner) = inner {
+            self.account.set_subquery(inner);
+        }
         let st_fn = matches!(
             self.kind,
             RangeKind::Func(RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets)
@@ -265,8 +267,13 @@ impl Operator for RangeOp<'_> {
             .iter()
             .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
             .collect();
+        let windows = self.window_weights(&steps, range + ext_lo, ext_hi);
+        let mut outputs = vec![0i64; self.data.len()];
         match self.kind {
             RangeKind::Absent => {
+                for (o, w) in outputs.iter_mut().zip(windows.iter()) {
+                    *o = w.iter().filter(|&&x| x > 0).count() as i64;
+                }
                 for (k, &(_, ref_t)) in steps.iter().enumerate() {
                     let any = self.data.iter().any(|s| {
                         let (f, h) = window(s, ref_t - range, ref_t);
@@ -281,26 +288,6 @@ impl Operator for RangeOp<'_> {
                 let work: usize =
                     self.data.iter().map(|s| s.floats.len() + s.histograms.len()).sum::<usize>()
                         * steps.len();
-                if self.limit_cursors.len() != self.data.len() {
-                    self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
-                }
-                let (lo_t, hi_t) = (steps[0].1 - range, steps[0].1);
-                let window_samples: i64 = self
-                    .data
-                    .iter()
-                    .zip(self.limit_cursors.iter_mut())
-                    .map(|(s, c)| {
-                        let f = c[1].seek(&s.floats, |p| p.t, hi_t) - c[0].seek(&s.floats, |p| p.t, lo_t);
-                        let h = if s.histograms.is_empty() {
-                            0
-                        } else {
-                            c[3].seek(&s.histograms, |p| p.t, hi_t) - c[2].seek(&s.histograms, |p| p.t, lo_t)
-                        };
-                        (f + h) as i64
-                    })
-                    .sum();
-                self.ctx.limits.add(window_samples)?;
-                self.ctx.limits.add(-window_samples)?;
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
                 let all_sts = &self.sts;
@@ -407,9 +394,11 @@ impl Operator for RangeOp<'_> {
                             RangeOutput::None => {}
                             RangeOutput::Float(f) => {
                                 produced_float = true;
+                                outputs[id] += 1;
                                 batch[k].samples.push(Sample::float(id as u32, f));
                             }
                             RangeOutput::Histogram(h) => {
+                                outputs[id] += point_size(&h);
                                 batch[k].samples.push(Sample { id: id as u32, f: 0.0, h: Some(h) })
                             }
                         }
@@ -434,8 +423,41 @@ impl Operator for RangeOp<'_> {
             }
         }
         let _ = self.func_name;
+        self.account.record_windows(lo, &windows, &outputs)?;
         self.next_step = hi;
         Ok(Some(batch))
+    }
+}
+
+impl RangeOp<'_> {
+    /// Per series, the weight of its window `(ref_t - before, ref_t + after]` at each step (Prometheus
+    /// counts a histogram point by its size).
+    fn window_weights(&mut self, steps: &[(i64, i64)], before: i64, after: i64) -> Vec<Vec<i64>> {
+        if self.limit_cursors.len() != self.data.len() {
+            self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
+        }
+        self.data
+            .iter()
+            .zip(self.limit_cursors.iter_mut())
+            .map(|(s, c)| {
+                steps
+                    .iter()
+                    .map(|&(_, ref_t)| {
+                        let (lo_t, hi_t) = (ref_t - before, ref_t + after);
+                        let a = c[0].seek(&s.floats, |p| p.t, lo_t);
+                        let f = c[1].seek(&s.floats, |p| p.t, hi_t).saturating_sub(a);
+                        let h = if s.histograms.is_empty() {
+                            0
+                        } else {
+                            let x = c[2].seek(&s.histograms, |p| p.t, lo_t);
+                            let y = c[3].seek(&s.histograms, |p| p.t, hi_t).max(x);
+                            s.histograms[x..y].iter().map(|p| point_size(&p.h)).sum()
+                        };
+                        f as i64 + h
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
