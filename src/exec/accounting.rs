@@ -216,9 +216,9 @@ impl NodeAccount {
         let _ = self.subquery.set(inner);
     }
 
-    /// Records a range function's windows for steps `first..first + n` of its grid:
-    /// `windows(series)` gives that series' window weights at those steps, `outputs[series]` the
-    /// weight of its outputs there.
+    /// Records a range function's windows for the `n` steps `first..first + n` of its grid:
+    /// `windows` holds each input series' window weights at those steps (series-major, `n` per
+    /// series), `outputs[series]` the weight of that series' outputs there.
     ///
     /// # Errors
     ///
@@ -226,24 +226,26 @@ impl NodeAccount {
     pub fn record_windows(
         &self,
         first: usize,
-        windows: &[Vec<i64>],
+        n: usize,
+        windows: &[i64],
         outputs: &[i64],
     ) -> Result<(), EvalError> {
+        if n == 0 {
+            return Ok(());
+        }
         let mut largest = 0;
         let mut sum = 0;
+        let last_step = first + n == self.steps;
         if let Ok(mut series) = self.series.lock() {
-            for (i, w) in windows.iter().enumerate() {
-                let Some(c) = series.get_mut(i) else { break };
+            for ((c, w), o) in series.iter_mut().zip(windows.chunks(n)).zip(outputs.iter()) {
                 let m = w.iter().copied().max().unwrap_or(0);
                 c.max_window = c.max_window.max(m);
                 largest = largest.max(m);
                 sum += w.iter().sum::<i64>();
-                if first + w.len() == self.steps
-                    && let Some(&last) = w.last()
-                {
+                if last_step && let Some(&last) = w.last() {
                     c.last_window = last;
                 }
-                c.output += outputs.get(i).copied().unwrap_or(0);
+                c.output += o;
             }
         }
         self.windows_total.fetch_add(sum, Ordering::Relaxed);

@@ -264,6 +264,7 @@ fn build_call<'a>(
             limit_cursors: Vec::new(),
             counter_noted: Vec::new(),
             account: account.clone(),
+            hist_weights: Vec::new(),
         }));
     }
     let arg = |i: usize| -> Result<BoxOp<'a>, EvalError> {

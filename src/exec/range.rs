@@ -183,6 +183,8 @@ pub(crate) struct RangeOp<'a> {
     pub(crate) limit_cursors: Vec<[Cursor; 4]>,
     /// The node's sample account (windows and outputs per series).
     pub(crate) account: Arc<NodeAccount>,
+    /// Per series with histograms, prefix sums of their points' weights (sample accounting).
+    pub(crate) hist_weights: Vec<Vec<i64>>,
     /// Per series, whether the "might not be a counter" info was raised already.
     pub(crate) counter_noted: Vec<bool>,
 }
@@ -271,7 +273,7 @@ impl Operator for RangeOp<'_> {
         let mut outputs = vec![0i64; self.data.len()];
         match self.kind {
             RangeKind::Absent => {
-                for (o, w) in outputs.iter_mut().zip(windows.iter()) {
+                for (o, w) in outputs.iter_mut().zip(windows.chunks(steps.len().max(1))) {
                     *o = w.iter().filter(|&&x| x > 0).count() as i64;
                 }
                 for (k, &(_, ref_t)) in steps.iter().enumerate() {
@@ -423,41 +425,55 @@ impl Operator for RangeOp<'_> {
             }
         }
         let _ = self.func_name;
-        self.account.record_windows(lo, &windows, &outputs)?;
+        self.account.record_windows(lo, steps.len(), &windows, &outputs)?;
         self.next_step = hi;
         Ok(Some(batch))
     }
 }
 
 impl RangeOp<'_> {
-    /// Per series, the weight of its window `(ref_t - before, ref_t + after]` at each step (Prometheus
-    /// counts a histogram point by its size).
-    fn window_weights(&mut self, steps: &[(i64, i64)], before: i64, after: i64) -> Vec<Vec<i64>> {
+    /// Per series, the weight of its window `(ref_t - before, ref_t + after]` at each step
+    /// (Prometheus counts a histogram point by its size), series-major: `steps.len()` per series.
+    fn window_weights(&mut self, steps: &[(i64, i64)], before: i64, after: i64) -> Vec<i64> {
         if self.limit_cursors.len() != self.data.len() {
             self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
+            // Prefix sums of the histogram points' weights, for series that have histograms.
+            self.hist_weights = self
+                .data
+                .iter()
+                .map(|s| {
+                    let mut acc = 0;
+                    let mut w =
+                        Vec::with_capacity(s.histograms.len() + usize::from(!s.histograms.is_empty()));
+                    if !s.histograms.is_empty() {
+                        w.push(0);
+                    }
+                    for p in s.histograms.iter() {
+                        acc += point_size(&p.h);
+                        w.push(acc);
+                    }
+                    w
+                })
+                .collect();
         }
-        self.data
-            .iter()
-            .zip(self.limit_cursors.iter_mut())
-            .map(|(s, c)| {
-                steps
-                    .iter()
-                    .map(|&(_, ref_t)| {
-                        let (lo_t, hi_t) = (ref_t - before, ref_t + after);
-                        let a = c[0].seek(&s.floats, |p| p.t, lo_t);
-                        let f = c[1].seek(&s.floats, |p| p.t, hi_t).saturating_sub(a);
-                        let h = if s.histograms.is_empty() {
-                            0
-                        } else {
-                            let x = c[2].seek(&s.histograms, |p| p.t, lo_t);
-                            let y = c[3].seek(&s.histograms, |p| p.t, hi_t).max(x);
-                            s.histograms[x..y].iter().map(|p| point_size(&p.h)).sum()
-                        };
-                        f as i64 + h
-                    })
-                    .collect()
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.data.len() * steps.len());
+        for ((s, c), hw) in self.data.iter().zip(self.limit_cursors.iter_mut()).zip(self.hist_weights.iter())
+        {
+            for &(_, ref_t) in steps {
+                let (lo_t, hi_t) = (ref_t - before, ref_t + after);
+                let a = c[0].seek(&s.floats, |p| p.t, lo_t);
+                let f = c[1].seek(&s.floats, |p| p.t, hi_t).saturating_sub(a);
+                let h = if s.histograms.is_empty() {
+                    0
+                } else {
+                    let x = c[2].seek(&s.histograms, |p| p.t, lo_t);
+                    let y = c[3].seek(&s.histograms, |p| p.t, hi_t).max(x);
+                    hw.get(y).copied().unwrap_or(0) - hw.get(x).copied().unwrap_or(0)
+                };
+                out.push(f as i64 + h);
+            }
+        }
+        out
     }
 }
 
