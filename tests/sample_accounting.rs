@@ -96,9 +96,7 @@ fn sample_accounting_cases() {
             continue;
         }
         let (head, want) = line.split_once(" => ").unwrap();
-        let mut words = head.splitn(2, ' ');
-        let kind = words.next().unwrap();
-        let rest = words.next().unwrap();
+        let (kind, rest) = head.split_once(' ').unwrap();
         let (start, end, step, query) = if kind == "instant" {
             let (t, q) = rest.split_once(' ').unwrap();
             (secs(t), secs(t), 0, q)

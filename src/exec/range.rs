@@ -72,10 +72,14 @@ pub(crate) fn materialize<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
     grid: Grid,
-) -> Result<(Vec<SeriesMeta>, Vec<Series>, Option<Arc<NodeAccount>>), EvalError> {
+) -> Result<MatrixData, EvalError> {
     let (meta, data, _, _, inner) = materialize_with_st(ctx, source, grid)?;
     Ok((meta, data, inner))
 }
+
+/// Series metadata and points of a matrix source, and the sample account of a subquery's inner
+/// expression.
+pub(crate) type MatrixData = (Vec<SeriesMeta>, Vec<Series>, Option<Arc<NodeAccount>>);
 
 /// Series metadata, points, float and histogram start timestamps of a matrix source, and the
 /// sample account of a subquery's inner expression.
