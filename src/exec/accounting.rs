@@ -48,7 +48,8 @@
 //! * [`Accounting::begin`] / [`Accounting::finish`] around building one plan node: the node's
 //!   account, with the accounts finished in between as its operands (in Prometheus's order).
 //! * [`NodeAccount::record_batch`] with every batch the node outputs (each step is placed by its
-//!   timestamp, so batches may come in any order).
+//!   timestamp, so batches may come in any order), or [`NodeAccount::record_counts`] with the
+//!   counts of a run of steps. [`NodeKind::of`] names the kind of a plan node.
 //! * range functions only: [`NodeAccount::set_series`] with the number of input series, then
 //!   [`NodeAccount::record_windows`] per batch with each series' window sizes and outputs, and
 //!   [`NodeAccount::set_subquery`] with the account of a subquery argument.
@@ -58,6 +59,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::exec::{EvalError, Grid, StepVector};
 use crate::model::FloatHistogram;
+use crate::parser::AggregateOp;
+use crate::plan::Node;
 
 /// The bytes Prometheus's `FloatHistogram.Size` reports for a histogram.
 fn go_size(h: &FloatHistogram) -> i64 {
@@ -105,8 +108,38 @@ pub enum NodeKind {
     SubqueryRoot,
 }
 
-/// Per step: samples produced, their vector weight, their matrix weight.
-type StepCounts = [i64; 3];
+impl NodeKind {
+    /// How Prometheus accounts for the samples of a plan node.
+    pub fn of(node: &Node) -> NodeKind {
+        match node {
+            Node::VectorSelector(_) => NodeKind::Selector,
+            Node::StepInvariant(inner) => match &**inner {
+                Node::Number(_) | Node::String(_) => NodeKind::Passthrough,
+                _ => NodeKind::StepInvariant,
+            },
+            Node::Negate(..) => NodeKind::Passthrough,
+            Node::Aggregate(a) if a.op != AggregateOp::CountValues => NodeKind::Aggregate,
+            Node::Call(c) => {
+                let name = c.func.name;
+                if c.args.iter().any(|a| matches!(a, Node::MatrixSelector(_) | Node::Subquery(_))) {
+                    return NodeKind::Range { absent: name == "absent_over_time" };
+                }
+                match name {
+                    "timestamp" if matches!(c.args.first(), Some(Node::VectorSelector(_))) => {
+                        NodeKind::Timestamp
+                    }
+                    "label_replace" | "label_join" | "info" => NodeKind::Passthrough,
+                    _ => NodeKind::Eval,
+                }
+            }
+            _ => NodeKind::Eval,
+        }
+    }
+}
+
+/// Per step: samples produced, their weight in a vector, their weight in a matrix (all three
+/// equal for floats; see [`vector_size`] and [`point_size`] for histograms).
+pub type StepCounts = [i64; 3];
 
 /// Per input series of a range function: largest window, last window, output weight.
 #[derive(Debug, Clone, Copy, Default)]
@@ -168,27 +201,33 @@ impl NodeAccount {
         let Some(first) = batch.first() else { return Ok(()) };
         let interval = self.grid.interval.max(1);
         let idx = usize::try_from((first.t - self.grid.start) / interval).unwrap_or(0);
-        let mut added = 0;
         let counts: Vec<StepCounts> = batch
             .iter()
             .map(|step| {
                 let mut c = [step.samples.len() as i64; 3];
-                for s in step.samples.iter() {
-                    if let Some(h) = &s.h {
-                        c[1] += vector_size(h) - 1;
-                        c[2] += point_size(h) - 1;
-                    }
+                for h in step.samples.iter().filter_map(|s| s.h.as_ref()) {
+                    c[1] += vector_size(h) - 1;
+                    c[2] += point_size(h) - 1;
                 }
-                added += c[2];
                 c
             })
             .collect();
+        self.record_counts(idx, &counts)
+    }
+
+    /// Records the counts of steps `first..first + counts.len()` of this node's output, for an
+    /// evaluator that does not produce [`StepVector`] batches (as [`NodeAccount::record_batch`]).
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::TooManySamples`] once the node's output alone is over the limit.
+    pub fn record_counts(&self, first: usize, counts: &[StepCounts]) -> Result<(), EvalError> {
+        let added: i64 = counts.iter().map(|c| c[2]).sum();
         if let Ok(mut b) = self.batches.lock() {
-            b.push((idx, counts));
+            b.push((first, counts.to_vec()));
         }
         let now = self.produced.fetch_add(added, Ordering::Relaxed) + added;
         if self.kind == (NodeKind::Range { absent: true }) {
-            // Upstream never counts the result of `absent_over_time` itself.
             return Ok(());
         }
         self.too_many(now)

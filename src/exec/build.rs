@@ -29,33 +29,10 @@ use crate::plan::{CallNode, Node};
 /// invalid arguments detected before evaluation.
 pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<BoxOp<'a>, EvalError> {
     let accounting = ctx.limits.accounting();
-    let (account, mark) = accounting.begin(node_kind(node), grid);
+    let (account, mark) = accounting.begin(NodeKind::of(node), grid);
     let op = build_node(node, grid, ctx, &account)?;
     accounting.finish(&account, mark);
     Ok(Box::new(Counted { op, account }))
-}
-
-/// How Prometheus accounts for the samples of `node` (see [`accounting`](crate::exec::accounting)).
-fn node_kind(node: &Node) -> NodeKind {
-    match node {
-        Node::VectorSelector(_) => NodeKind::Selector,
-        Node::StepInvariant(inner) => match &**inner {
-            Node::Number(_) | Node::String(_) => NodeKind::Passthrough,
-            _ => NodeKind::StepInvariant,
-        },
-        Node::Negate(..) => NodeKind::Passthrough,
-        Node::Aggregate(a) if a.op != AggregateOp::CountValues => NodeKind::Aggregate,
-        Node::Call(c) => {
-            let range_arg = c.args.iter().any(|a| matches!(a, Node::MatrixSelector(_) | Node::Subquery(_)));
-            match c.func.name {
-                _ if range_arg => NodeKind::Range { absent: c.func.name == "absent_over_time" },
-                "timestamp" if matches!(c.args.first(), Some(Node::VectorSelector(_))) => NodeKind::Timestamp,
-                "label_replace" | "label_join" | "info" => NodeKind::Passthrough,
-                _ => NodeKind::Eval,
-            }
-        }
-        _ => NodeKind::Eval,
-    }
 }
 
 /// Reports every batch of an operator to its node's account.
