@@ -17,8 +17,8 @@ struct Case {
     step: i64,
 }
 
-fn run(store: &MemStorage, c: &Case, max_samples: usize) -> Result<QueryStats, String> {
-    let engine = Engine::new(EngineOptions { max_samples, ..EngineOptions::promqltest() });
+fn run(store: &MemStorage, c: &Case, max_samples: usize, threads: usize) -> Result<QueryStats, String> {
+    let engine = Engine::new(EngineOptions { max_samples, threads, ..EngineOptions::promqltest() });
     let expr =
         ferroprom::parser::parse_with(&c.query, &engine.options().parser).map_err(|e| e.to_string())?;
     let req = QueryRequest {
@@ -38,23 +38,26 @@ fn run(store: &MemStorage, c: &Case, max_samples: usize) -> Result<QueryStats, S
 fn check(store: &MemStorage, c: &Case, peak: i64, total: Option<i64>) -> Vec<String> {
     let at = format!("line {}: {}", c.line, c.query);
     let mut errors = Vec::new();
-    match run(store, c, 50_000_000) {
-        Ok(s) => {
-            if s.peak_samples != peak || total.is_some_and(|t| t != s.total_samples) {
-                errors.push(format!(
-                    "{at}: got peak {} total {}, want peak {peak} total {total:?}",
-                    s.peak_samples, s.total_samples
-                ));
+    // The counts do not depend on how many threads evaluate the query.
+    for threads in [1, 2] {
+        match run(store, c, 50_000_000, threads) {
+            Ok(s) => {
+                if s.peak_samples != peak || total.is_some_and(|t| t != s.total_samples) {
+                    errors.push(format!(
+                        "{at} ({threads} threads): got peak {} total {}, want peak {peak} total {total:?}",
+                        s.peak_samples, s.total_samples
+                    ));
+                }
             }
+            Err(e) => errors.push(format!("{at}: {e}")),
         }
-        Err(e) => errors.push(format!("{at}: {e}")),
     }
-    if let Err(e) = run(store, c, peak as usize) {
+    if let Err(e) = run(store, c, peak as usize, 1) {
         errors.push(format!("{at}: with the limit at the peak: {e}"));
     }
     if peak > 0 {
         let want = "query processing would load too many samples into memory in query execution";
-        match run(store, c, peak as usize - 1) {
+        match run(store, c, peak as usize - 1, 1) {
             Err(e) if e == want => {}
             other => errors.push(format!("{at}: with the limit below the peak: {other:?}")),
         }
