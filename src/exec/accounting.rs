@@ -49,10 +49,26 @@
 //!   account, with the accounts finished in between as its operands (in Prometheus's order).
 //! * [`NodeAccount::record_batch`] with every batch the node outputs (each step is placed by its
 //!   timestamp, so batches may come in any order), or [`NodeAccount::record_counts`] with the
-//!   counts of a run of steps. [`NodeKind::of`] names the kind of a plan node.
+//!   counts of a run of steps, or [`NodeAccount::record_float_times`] with the step times of
+//!   float outputs. [`NodeKind::of`] names the kind of a plan node.
+//! * [`Accounting::take_last`] after building the root gives its account, whose
+//!   [`NodeAccount::summary`] is the query's peak and total; [`Accounting::reset`] drops the
+//!   accounts of an evaluation that was abandoned.
+//!
 //! * range functions only: [`NodeAccount::set_series`] with the number of input series, then
-//!   [`NodeAccount::record_windows`] per batch with each series' window sizes and outputs, and
-//!   [`NodeAccount::set_subquery`] with the account of a subquery argument.
+//!   [`NodeAccount::record_windows`] per batch with each series' window weights and outputs,
+//!   and [`NodeAccount::set_subquery`] with the account of a subquery argument.
+//!
+//! Builds must not run concurrently within one query: operands are matched to their parent by
+//! the order in which accounts are finished (a stack). Reporting may happen from any thread.
+//!
+//! # Known differences
+//!
+//! The replay follows our plan, so where the plan differs from Prometheus's tree the numbers can
+//! differ: arithmetic between literals folded by the optimiser counts as one literal (`1 + 2`
+//! peaks at 1 where upstream holds 5 on an instant query); `info()` counts as its first operand;
+//! the operands of `histogram_quantiles` are replayed vector last. Per-step totals and 3.x's
+//! `samplesRead` are not modelled.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -231,6 +247,27 @@ impl NodeAccount {
             return Ok(());
         }
         self.too_many(now)
+    }
+
+    /// Records float outputs given by their step timestamps (any order), for a series-major
+    /// evaluator: each time is placed on this node's grid.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::TooManySamples`] once the node's output alone is over the limit.
+    pub fn record_float_times(&self, times: impl IntoIterator<Item = i64>) -> Result<(), EvalError> {
+        let mut counts = vec![[0i64; 3]; self.steps];
+        let interval = self.grid.interval.max(1);
+        for t in times {
+            if let Some(c) =
+                usize::try_from((t - self.grid.start) / interval).ok().and_then(|i| counts.get_mut(i))
+            {
+                for x in c.iter_mut() {
+                    *x += 1;
+                }
+            }
+        }
+        self.record_counts(0, &counts)
     }
 
     /// A matrix of `total` points at the top of an instant query.
@@ -463,6 +500,14 @@ impl Accounting {
     /// Takes the most recently finished account (the root just built).
     pub fn take_last(&self) -> Option<Arc<NodeAccount>> {
         self.finished.lock().ok().and_then(|mut f| f.pop())
+    }
+
+    /// Forgets the accounts finished so far (an evaluator that gives up half-way and lets another
+    /// one evaluate the plan from the start).
+    pub fn reset(&self) {
+        if let Ok(mut f) = self.finished.lock() {
+            f.clear();
+        }
     }
 
     /// The running lower bound of the peak.
