@@ -70,6 +70,7 @@
 //! the operands of `histogram_quantiles` are replayed vector last. Per-step totals and 3.x's
 //! `samplesRead` are not modelled.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -239,7 +240,11 @@ impl NodeAccount {
     /// [`EvalError::TooManySamples`] once the node's output alone is over the limit.
     pub fn record_counts(&self, first: usize, counts: &[StepCounts]) -> Result<(), EvalError> {
         let added: i64 = counts.iter().map(|c| c[2]).sum();
-        if let Ok(mut b) = self.batches.lock() {
+        // Steps without samples change nothing in the replay: only batches with samples are kept,
+        // so what is stored stays proportional to what was produced (bounded by the limit).
+        if counts.iter().any(|c| c[0] != 0)
+            && let Ok(mut b) = self.batches.lock()
+        {
             b.push((first, counts.to_vec()));
         }
         let now = self.produced.fetch_add(added, Ordering::Relaxed) + added;
@@ -256,18 +261,17 @@ impl NodeAccount {
     ///
     /// [`EvalError::TooManySamples`] once the node's output alone is over the limit.
     pub fn record_float_times(&self, times: impl IntoIterator<Item = i64>) -> Result<(), EvalError> {
-        let mut counts = vec![[0i64; 3]; self.steps];
+        let mut per_step: BTreeMap<usize, i64> = BTreeMap::new();
         let interval = self.grid.interval.max(1);
         for t in times {
-            if let Some(c) =
-                usize::try_from((t - self.grid.start) / interval).ok().and_then(|i| counts.get_mut(i))
-            {
-                for x in c.iter_mut() {
-                    *x += 1;
-                }
+            if let Ok(i) = usize::try_from((t - self.grid.start) / interval) {
+                *per_step.entry(i).or_default() += 1;
             }
         }
-        self.record_counts(0, &counts)
+        for (i, n) in per_step {
+            self.record_counts(i, &[[n; 3]])?;
+        }
+        Ok(())
     }
 
     /// A matrix of `total` points at the top of an instant query.
@@ -328,12 +332,14 @@ impl NodeAccount {
         self.too_many(largest)
     }
 
-    fn step_counts(&self) -> Vec<StepCounts> {
-        let mut out = vec![[0; 3]; self.steps];
+    /// The counts of the steps that had samples, by step index.
+    fn step_counts(&self) -> BTreeMap<usize, StepCounts> {
+        let mut out: BTreeMap<usize, StepCounts> = BTreeMap::new();
         if let Ok(b) = self.batches.lock() {
             for (idx, counts) in b.iter() {
                 for (k, c) in counts.iter().enumerate() {
-                    if let Some(slot) = out.get_mut(idx + k) {
+                    if c[0] != 0 && idx + k < self.steps {
+                        let slot = out.entry(idx + k).or_default();
                         for j in 0..3 {
                             slot[j] += c[j];
                         }
@@ -371,7 +377,7 @@ impl NodeAccount {
                 let mut before = 0;
                 let mut peak = 0;
                 let mut total = 0;
-                for [count, vsize, _] in self.step_counts() {
+                for [count, vsize, _] in self.step_counts().into_values() {
                     peak = peak.max(before + count + vsize);
                     before += vsize;
                     total += count;
@@ -382,16 +388,27 @@ impl NodeAccount {
             NodeKind::Eval => {
                 let mut acc = 0;
                 let mut r = Replay::default();
-                let counts: Vec<Vec<StepCounts>> = ops.iter().map(|o| o.step_counts()).collect();
+                let counts: Vec<BTreeMap<usize, StepCounts>> = ops.iter().map(|o| o.step_counts()).collect();
                 for o in ops {
                     let x = o.replay();
                     r.peak = r.peak.max(acc + x.peak);
                     acc += x.held;
                     r.total += x.total;
                 }
+                // Every step starts from what the operands hold; steps where neither the operands
+                // nor the node have samples add nothing to that.
+                if self.steps > 0 {
+                    r.peak = r.peak.max(acc);
+                }
+                let own = self.step_counts();
+                let mut steps: BTreeSet<usize> = own.keys().copied().collect();
+                for c in counts.iter() {
+                    steps.extend(c.keys().copied());
+                }
                 let mut before = 0;
-                for (s, [_, vsize, _]) in self.step_counts().into_iter().enumerate() {
-                    let gathered: i64 = counts.iter().map(|c| c.get(s).map_or(0, |c| c[0])).sum();
+                for s in steps {
+                    let gathered: i64 = counts.iter().map(|c| c.get(&s).map_or(0, |c| c[0])).sum();
+                    let vsize = own.get(&s).map_or(0, |c| c[1]);
                     r.peak = r.peak.max(acc + before + gathered + vsize);
                     before += vsize;
                 }
@@ -444,7 +461,7 @@ impl NodeAccount {
             NodeKind::StepInvariant => {
                 let Some(o) = ops.first() else { return Replay::default() };
                 let x = o.replay();
-                let once = o.step_counts().first().map_or(0, |c| c[2]);
+                let once = o.step_counts().get(&0).map_or(0, |c| c[2]);
                 let extra = self.steps.saturating_sub(1) as i64;
                 let held = x.held + extra * once;
                 Replay { peak: x.peak.max(held), held, total: x.total * self.steps as i64 }
