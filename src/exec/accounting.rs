@@ -70,7 +70,7 @@
 //! the operands of `histogram_quantiles` are replayed vector last. Per-step totals and 3.x's
 //! `samplesRead` are not modelled.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -174,8 +174,8 @@ pub struct NodeAccount {
     steps: usize,
     operands: OnceLock<Vec<Arc<NodeAccount>>>,
     subquery: OnceLock<Arc<NodeAccount>>,
-    /// Batches as reported: first step index and the counts of its steps.
-    batches: Mutex<Vec<(usize, Vec<StepCounts>)>>,
+    /// Steps with samples as reported: runs of consecutive steps with equal counts.
+    runs: Mutex<Vec<Run>>,
     produced: AtomicI64,
     series: Mutex<Vec<SeriesCounts>>,
     windows_total: AtomicI64,
@@ -243,9 +243,16 @@ impl NodeAccount {
         // Steps without samples change nothing in the replay: only batches with samples are kept,
         // so what is stored stays proportional to what was produced (bounded by the limit).
         if counts.iter().any(|c| c[0] != 0)
-            && let Ok(mut b) = self.batches.lock()
+            && let Ok(mut runs) = self.runs.lock()
         {
-            b.push((first, counts.to_vec()));
+            for (k, c) in counts.iter().enumerate() {
+                let step = first + k;
+                match runs.last_mut() {
+                    Some(r) if r.counts == *c && r.start + r.len == step => r.len += 1,
+                    _ if c[0] == 0 => {}
+                    _ => runs.push(Run { start: step, len: 1, counts: *c }),
+                }
+            }
         }
         let now = self.produced.fetch_add(added, Ordering::Relaxed) + added;
         if self.kind == (NodeKind::Range { absent: true }) {
@@ -332,22 +339,15 @@ impl NodeAccount {
         self.too_many(largest)
     }
 
-    /// The counts of the steps that had samples, by step index.
-    fn step_counts(&self) -> BTreeMap<usize, StepCounts> {
-        let mut out: BTreeMap<usize, StepCounts> = BTreeMap::new();
-        if let Ok(b) = self.batches.lock() {
-            for (idx, counts) in b.iter() {
-                for (k, c) in counts.iter().enumerate() {
-                    if c[0] != 0 && idx + k < self.steps {
-                        let slot = out.entry(idx + k).or_default();
-                        for j in 0..3 {
-                            slot[j] += c[j];
-                        }
-                    }
-                }
-            }
+    /// The runs of steps that had samples, in step order, within the grid.
+    fn step_runs(&self) -> Vec<Run> {
+        let mut runs = self.runs.lock().map(|r| r.clone()).unwrap_or_default();
+        runs.sort_by_key(|r| r.start);
+        runs.retain(|r| r.start < self.steps);
+        for r in runs.iter_mut() {
+            r.len = r.len.min(self.steps - r.start);
         }
-        out
+        runs
     }
 
     fn produced(&self) -> i64 {
@@ -377,10 +377,12 @@ impl NodeAccount {
                 let mut before = 0;
                 let mut peak = 0;
                 let mut total = 0;
-                for [count, vsize, _] in self.step_counts().into_values() {
-                    peak = peak.max(before + count + vsize);
-                    before += vsize;
-                    total += count;
+                for r in self.step_runs() {
+                    let [count, vsize, _] = r.counts;
+                    let n = r.len as i64;
+                    peak = peak.max(before + (n - 1) * vsize + count + vsize);
+                    before += n * vsize;
+                    total += n * count;
                 }
                 let held = self.produced();
                 Replay { peak: peak.max(held), held, total }
@@ -388,30 +390,27 @@ impl NodeAccount {
             NodeKind::Eval => {
                 let mut acc = 0;
                 let mut r = Replay::default();
-                let counts: Vec<BTreeMap<usize, StepCounts>> = ops.iter().map(|o| o.step_counts()).collect();
                 for o in ops {
                     let x = o.replay();
                     r.peak = r.peak.max(acc + x.peak);
                     acc += x.held;
                     r.total += x.total;
                 }
-                // Every step starts from what the operands hold; steps where neither the operands
-                // nor the node have samples add nothing to that.
+                // Every step starts from what the operands hold, then gathers their samples and
+                // adds its output on top of the outputs of the earlier steps.
                 if self.steps > 0 {
                     r.peak = r.peak.max(acc);
                 }
-                let own = self.step_counts();
-                let mut steps: BTreeSet<usize> = own.keys().copied().collect();
-                for c in counts.iter() {
-                    steps.extend(c.keys().copied());
-                }
+                let mut lists: Vec<Vec<Run>> = vec![self.step_runs()];
+                lists.extend(ops.iter().map(|o| o.step_runs()));
                 let mut before = 0;
-                for s in steps {
-                    let gathered: i64 = counts.iter().map(|c| c.get(&s).map_or(0, |c| c[0])).sum();
-                    let vsize = own.get(&s).map_or(0, |c| c[1]);
-                    r.peak = r.peak.max(acc + before + gathered + vsize);
-                    before += vsize;
-                }
+                sweep(&lists, |len, values| {
+                    let vsize = values[0].map_or(0, |c| c[1]);
+                    let gathered: i64 = values[1..].iter().map(|v| v.map_or(0, |c| c[0])).sum();
+                    let n = len as i64;
+                    r.peak = r.peak.max(acc + before + (n - 1) * vsize + gathered + vsize);
+                    before += n * vsize;
+                });
                 r.held = self.produced();
                 r.peak = r.peak.max(r.held);
                 r
@@ -461,11 +460,44 @@ impl NodeAccount {
             NodeKind::StepInvariant => {
                 let Some(o) = ops.first() else { return Replay::default() };
                 let x = o.replay();
-                let once = o.step_counts().get(&0).map_or(0, |c| c[2]);
+                let once = o.step_runs().first().filter(|r| r.start == 0).map_or(0, |r| r.counts[2]);
                 let extra = self.steps.saturating_sub(1) as i64;
                 let held = x.held + extra * once;
                 Replay { peak: x.peak.max(held), held, total: x.total * self.steps as i64 }
             }
+        }
+    }
+}
+
+/// Consecutive steps with the same counts.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    len: usize,
+    counts: StepCounts,
+}
+
+/// Walks the steps covered by any of `lists` (each sorted, non-overlapping runs) in order, in
+/// stretches where every list's counts are constant: calls `f` with the stretch's length and
+/// each list's counts there (`None` where a list has no samples).
+fn sweep(lists: &[Vec<Run>], mut f: impl FnMut(usize, &[Option<StepCounts>])) {
+    let mut bounds: Vec<usize> = lists.iter().flatten().flat_map(|r| [r.start, r.start + r.len]).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut pos = vec![0usize; lists.len()];
+    let mut values: Vec<Option<StepCounts>> = vec![None; lists.len()];
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let mut any = false;
+        for (i, list) in lists.iter().enumerate() {
+            while pos[i] < list.len() && list[pos[i]].start + list[pos[i]].len <= a {
+                pos[i] += 1;
+            }
+            values[i] = list.get(pos[i]).filter(|r| r.start <= a).map(|r| r.counts);
+            any |= values[i].is_some();
+        }
+        if any {
+            f(b - a, &values);
         }
     }
 }
@@ -493,7 +525,7 @@ impl Accounting {
             steps: grid.steps(),
             operands: OnceLock::new(),
             subquery: OnceLock::new(),
-            batches: Mutex::new(Vec::new()),
+            runs: Mutex::new(Vec::new()),
             produced: AtomicI64::new(0),
             series: Mutex::new(Vec::new()),
             windows_total: AtomicI64::new(0),
