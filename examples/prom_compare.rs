@@ -144,6 +144,7 @@ fn profile(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             lookback_delta: None,
             deadline: None,
             cancel: Default::default(),
+            sample_stats: false,
         };
         let dense = engine.execute(store, &req)?.1.dense;
         let ms = median(&engine)?;

@@ -20,8 +20,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::exec::accounting::{NodeKind, Summary};
 use crate::exec::{
-    Annotations, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, build, final_labels,
+    Annotations, BoxOp, CancelToken, EvalError, ExecContext, Grid, Limits, Parallelism, build, final_labels,
 };
 use crate::model::{FPoint, HPoint, Labels, Sample, Series, Value};
 use crate::parser::{Expr, ParseOptions, ValueType};
@@ -140,6 +141,10 @@ pub struct QueryRequest<'a> {
     pub deadline: Option<Instant>,
     /// Cancels the query from another thread.
     pub cancel: CancelToken,
+    /// Whether the statistics must carry Prometheus's sample counts (`peakSamples`,
+    /// `totalQueryableSamples`): the operator path then answers. When false, the series-major
+    /// evaluator may answer and leaves both counts 0 ([`QueryStats::dense`]).
+    pub sample_stats: bool,
 }
 
 /// What one query cost, as far as the engine counts it: the basis of the HTTP API's `stats`.
@@ -151,9 +156,14 @@ pub struct QueryStats {
     pub inner_eval: Duration,
     /// Planning and evaluation together (`evalTotalTime`).
     pub eval_total: Duration,
-    /// The most samples the query held in memory at once (`peakSamples`).
+    /// The most samples the query held in memory at once, as Prometheus counts them
+    /// (`peakSamples`, see [`accounting`](crate::exec::accounting)).
     pub peak_samples: i64,
-    /// Whether the series-major evaluator answered (rather than the operator path).
+    /// The samples the query's selectors loaded, per step (`totalQueryableSamples`).
+    pub total_samples: i64,
+    /// Whether the series-major evaluator answered (rather than the operator path); it leaves
+    /// `peak_samples` and `total_samples` 0 and answers only when the sample limit cannot be
+    /// reached.
     pub dense: bool,
 }
 
@@ -224,7 +234,7 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<QueryResult, QueryError> {
         let params = self.params(t, t, 0);
-        self.run(storage, expr, query, params, self.deadline(None), cancel).map(|(r, _)| r)
+        self.run(storage, expr, query, params, self.deadline(None), cancel, false).map(|(r, _)| r)
     }
 
     /// Like [`Engine::range_query`] for a parsed expression.
@@ -245,7 +255,7 @@ impl Engine {
     ) -> Result<QueryResult, QueryError> {
         self.check_range(expr, start, end, step)?;
         let params = self.params(start, end, step);
-        self.run(storage, expr, query, params, self.deadline(None), cancel).map(|(r, _)| r)
+        self.run(storage, expr, query, params, self.deadline(None), cancel, false).map(|(r, _)| r)
     }
 
     /// Runs one query with per-request settings ([`QueryRequest`]): an instant query when
@@ -266,7 +276,15 @@ impl Engine {
         if let Some(l) = req.lookback_delta.filter(|l| !l.is_zero()) {
             params.lookback = i64::try_from(l.as_millis()).unwrap_or(i64::MAX);
         }
-        self.run(storage, req.expr, req.text, params, self.deadline(req.deadline), &req.cancel)
+        self.run(
+            storage,
+            req.expr,
+            req.text,
+            params,
+            self.deadline(req.deadline),
+            &req.cancel,
+            req.sample_stats,
+        )
     }
 
     /// The earlier of `deadline` and the engine's timeout from now.
@@ -333,6 +351,7 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         storage: &dyn Storage,
@@ -341,6 +360,7 @@ impl Engine {
         params: QueryParams,
         deadline: Option<Instant>,
         cancel: &CancelToken,
+        exact_stats: bool,
     ) -> Result<(QueryResult, QueryStats), QueryError> {
         let began = Instant::now();
         let p = plan(expr, params, self.plan_options()).map_err(|e| QueryError::Invalid(e.0))?;
@@ -357,14 +377,18 @@ impl Engine {
             parallelism: &self.parallelism,
             query_start: params.start,
         };
-        let (value, dense) = evaluate(&ctx, &p, self.opts.dense)?;
+        let (value, samples, dense) = evaluate(&ctx, &p, self.opts.dense && !exact_stats)?;
+        if samples.peak > limits.max_samples {
+            return Err(EvalError::TooManySamples("query execution").into());
+        }
         let done = Instant::now();
         let annotations = annotations.into_inner().unwrap_or_default();
         let stats = QueryStats {
             preparation: planned - began,
             inner_eval: done - planned,
             eval_total: done - began,
-            peak_samples: limits.peak(),
+            peak_samples: samples.peak,
+            total_samples: samples.total,
             dense,
         };
         let result =
@@ -380,8 +404,9 @@ fn unwrap_invariant(node: &Node) -> &Node {
     }
 }
 
-/// Evaluates the plan; the flag tells whether the series-major evaluator answered.
-fn evaluate(ctx: &ExecContext<'_>, p: &Plan, dense: bool) -> Result<(Value, bool), EvalError> {
+/// Evaluates the plan: its value, Prometheus's sample counts (zero when the series-major
+/// evaluator answered, which only does so when the limit cannot be reached) and whether it did.
+fn evaluate(ctx: &ExecContext<'_>, p: &Plan, dense: bool) -> Result<(Value, Summary, bool), EvalError> {
     if dense {
         let instant = p.params.step == 0;
         let grid = Grid {
@@ -390,24 +415,36 @@ fn evaluate(ctx: &ExecContext<'_>, p: &Plan, dense: bool) -> Result<(Value, bool
             interval: if instant { 1 } else { p.params.step },
         };
         if let Some(v) = crate::exec::dense::evaluate(ctx, &p.root, grid, instant) {
-            return Ok((v, true));
+            return Ok((v, Summary::default(), true));
         }
     }
-    evaluate_operators(ctx, p).map(|v| (v, false))
+    let (v, s) = evaluate_operators(ctx, p)?;
+    Ok((v, s, false))
 }
 
-/// Evaluates the plan with the operator tree.
-fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalError> {
+/// Evaluates the plan with the operator tree; returns its value and Prometheus's sample counts.
+fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<(Value, Summary), EvalError> {
     let params = p.params;
     let instant = params.step == 0;
     let grid = Grid { start: params.start, end: params.end, interval: if instant { 1 } else { params.step } };
     let root = unwrap_invariant(&p.root);
     match root {
-        Node::String(s) => return Ok(Value::String { t: params.start, v: s.value.clone() }),
+        Node::String(s) => {
+            return Ok((Value::String { t: params.start, v: s.value.clone() }, Summary::default()));
+        }
         Node::MatrixSelector(_) | Node::Subquery(_) => return evaluate_matrix(ctx, root, params.start),
         _ => {}
     }
     let mut op = build(&p.root, grid, ctx)?;
+    let account = ctx.limits.accounting().take_last();
+    let value = assemble(ctx, p, &mut op)?;
+    Ok((value, account.map(|a| a.summary()).unwrap_or_default()))
+}
+
+/// Drains the root operator into the query's value.
+fn assemble(ctx: &ExecContext<'_>, p: &Plan, op: &mut BoxOp<'_>) -> Result<Value, EvalError> {
+    let params = p.params;
+    let instant = params.step == 0;
     let meta = op.series()?;
     let scalar = p.value_type() == ValueType::Scalar;
     if instant {
@@ -418,7 +455,6 @@ fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalErro
             }
         }
         let samples = step.map(|s| s.samples).unwrap_or_default();
-        ctx.limits.add(samples.len() as i64)?;
         if scalar {
             let v = samples.first().map_or(f64::NAN, |s| s.f);
             return Ok(Value::Scalar { t: params.start, v });
@@ -449,12 +485,9 @@ fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalErro
         })
         .collect();
     let merged = final_ids.len() != series.len();
-    let mut total = 0i64;
     while let Some(batch) = op.next()? {
         ctx.limits.check()?;
-        let mut n = 0i64;
         for step in batch {
-            n += step.samples.len() as i64;
             for s in step.samples {
                 let out = &mut series[final_ids[s.id as usize]];
                 if merged {
@@ -470,10 +503,7 @@ fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalErro
                 }
             }
         }
-        total += n;
-        ctx.limits.add(n)?;
     }
-    let _ = total;
     series.retain(|s| !s.floats.is_empty() || !s.histograms.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Matrix(series))
@@ -481,7 +511,7 @@ fn evaluate_operators(ctx: &ExecContext<'_>, p: &Plan) -> Result<Value, EvalErro
 
 /// A range selector or subquery at the top of an instant query: the points of each series in the
 /// window ending at `t`.
-fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, EvalError> {
+fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<(Value, Summary), EvalError> {
     let grid = Grid { start: t, end: t, interval: 1 };
     let (source, range, offset, at) = match node {
         Node::MatrixSelector(m) => {
@@ -490,7 +520,13 @@ fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, 
         Node::Subquery(s) => (crate::exec::MatrixSource::Subquery(s.clone()), s.range, s.offset, s.at),
         _ => return Err(EvalError::msg("expected a range vector")),
     };
-    let (meta, data) = crate::exec::materialize(ctx, &source, grid)?;
+    let accounting = ctx.limits.accounting();
+    let kind = if inner_is_subquery(node) { NodeKind::SubqueryRoot } else { NodeKind::MatrixRoot };
+    let (account, _) = accounting.begin(kind, grid);
+    let (meta, data, inner) = crate::exec::materialize(ctx, &source, grid)?;
+    if let Some(inner) = inner {
+        account.set_subquery(inner);
+    }
     let ref_t = at.unwrap_or(t) - offset;
     let mut out = Vec::new();
     let mut total = 0i64;
@@ -499,16 +535,22 @@ fn evaluate_matrix(ctx: &ExecContext<'_>, node: &Node, t: i64) -> Result<Value, 
         if f.is_empty() && h.is_empty() {
             continue;
         }
-        total += (f.len() + h.len()) as i64;
+        total += f.len() as i64 + h.iter().map(|p| crate::exec::accounting::point_size(&p.h)).sum::<i64>();
         out.push(Series {
             labels: final_labels(m, ctx.delayed_name_removal),
             floats: f.to_vec(),
             histograms: h.to_vec(),
         });
     }
-    ctx.limits.add(total)?;
+    if kind == NodeKind::MatrixRoot {
+        account.record_matrix(total)?;
+    }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(Value::Matrix(out))
+    Ok((Value::Matrix(out), account.summary()))
+}
+
+fn inner_is_subquery(node: &Node) -> bool {
+    matches!(node, Node::Subquery(_))
 }
 impl crate::promqltest::QueryEngine for Engine {
     fn parse(&self, expr: &str) -> Result<Expr, String> {

@@ -1,6 +1,6 @@
 //! The series-major evaluator (`exec::dense`) against the operator path: on Prometheus's
 //! `BenchmarkRangeQuery` data (few intervals) and templates, every query answers the same to the
-//! bit — value, warnings, infos, errors and peak sample count — in range and instant mode, with one
+//! bit — value, warnings, infos and errors — in range and instant mode, with one
 //! and two threads, and under a tight sample limit. The templates the dense path leaves to the
 //! operators are listed in `testdata/engine/dense-fallbacks.txt`; the test fails when that list is
 //! not exactly the set of fallbacks. A second test runs the promqltest corpus through the engine
@@ -43,7 +43,7 @@ fn canonical(v: &Value) -> String {
     }
 }
 
-/// One query's outcome: the canonical value with annotations and peak samples, or the error.
+/// One query's outcome: the canonical value with annotations, or the error.
 fn outcome(
     engine: &Engine,
     store: &dyn Storage,
@@ -65,18 +65,12 @@ fn outcome(
         lookback_delta: None,
         deadline: None,
         cancel: Default::default(),
+        sample_stats: false,
     };
     match engine.execute(store, &req) {
-        Ok((r, stats)) => (
-            format!(
-                "{}\nwarnings {:?}\ninfos {:?}\npeak {}",
-                canonical(&r.value),
-                r.warnings,
-                r.infos,
-                stats.peak_samples
-            ),
-            stats.dense,
-        ),
+        Ok((r, stats)) => {
+            (format!("{}\nwarnings {:?}\ninfos {:?}", canonical(&r.value), r.warnings, r.infos), stats.dense)
+        }
         Err(e) => (format!("error {e}"), false),
     }
 }
@@ -182,6 +176,7 @@ impl Counting {
             lookback_delta: None,
             deadline: None,
             cancel: Default::default(),
+            sample_stats: false,
         };
         let (r, stats): (_, QueryStats) = self.engine.execute(store, &req).map_err(|e| e.to_string())?;
         self.all.fetch_add(1, Ordering::Relaxed);

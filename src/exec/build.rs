@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::exec::accounting::{NodeAccount, NodeKind};
 use crate::exec::aggregate::AggregateExec;
 use crate::exec::binary::{ScalarBinaryOp, VectorScalarOp, VectorVectorOp, next_scalar_pair};
 use crate::exec::call::{
@@ -27,6 +28,39 @@ use crate::plan::{CallNode, Node};
 /// [`EvalError::Unsupported`] for features not implemented yet, and Prometheus's errors for
 /// invalid arguments detected before evaluation.
 pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<BoxOp<'a>, EvalError> {
+    let accounting = ctx.limits.accounting();
+    let (account, mark) = accounting.begin(NodeKind::of(node), grid);
+    let op = build_node(node, grid, ctx, &account)?;
+    accounting.finish(&account, mark);
+    Ok(Box::new(Counted { op, account }))
+}
+
+/// Reports every batch of an operator to its node's account.
+struct Counted<'a> {
+    op: BoxOp<'a>,
+    account: Arc<NodeAccount>,
+}
+
+impl Operator for Counted<'_> {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EvalError> {
+        self.op.series()
+    }
+
+    fn next(&mut self) -> Result<Option<StepBatch>, EvalError> {
+        let batch = self.op.next()?;
+        if let Some(b) = &batch {
+            self.account.record_batch(b)?;
+        }
+        Ok(batch)
+    }
+}
+
+fn build_node<'a>(
+    node: &Node,
+    grid: Grid,
+    ctx: &'a ExecContext<'a>,
+    account: &Arc<NodeAccount>,
+) -> Result<BoxOp<'a>, EvalError> {
     Ok(match node {
         Node::Number(v) => Box::new(ScalarOp::new(ScalarSource::Const(*v), grid)),
         Node::String(_) => return Err(EvalError::msg("unexpected string in this position")),
@@ -127,7 +161,7 @@ pub fn build<'a>(node: &Node, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<Bo
                 })
             }
         }
-        Node::Call(c) => build_call(c, grid, ctx)?,
+        Node::Call(c) => build_call(c, grid, ctx, account)?,
     })
 }
 
@@ -140,7 +174,12 @@ fn strings(args: &[Node]) -> Vec<String> {
         .collect()
 }
 
-fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<BoxOp<'a>, EvalError> {
+fn build_call<'a>(
+    c: &CallNode,
+    grid: Grid,
+    ctx: &'a ExecContext<'a>,
+    account: &Arc<NodeAccount>,
+) -> Result<BoxOp<'a>, EvalError> {
     let name = c.func.name;
     // Functions over a range vector.
     if let Some(idx) = c.args.iter().position(|a| matches!(a, Node::MatrixSelector(_) | Node::Subquery(_))) {
@@ -199,6 +238,8 @@ fn build_call<'a>(c: &CallNode, grid: Grid, ctx: &'a ExecContext<'a>) -> Result<
             sliding: Vec::new(),
             limit_cursors: Vec::new(),
             counter_noted: Vec::new(),
+            account: account.clone(),
+            hist_weights: Vec::new(),
         }));
     }
     let arg = |i: usize| -> Result<BoxOp<'a>, EvalError> {

@@ -1,10 +1,12 @@
-//! Query limits: samples in memory, deadline, cancellation.
+//! Query limits: samples in memory (Prometheus's accounting, see [`accounting`](super::accounting)),
+//! deadline, cancellation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::exec::EvalError;
+use crate::exec::accounting::Accounting;
 
 /// A token that cancels a running query from another thread.
 ///
@@ -34,23 +36,22 @@ impl CancelToken {
     }
 }
 
-/// The limits of one query and its running sample count.
+/// The limits of one query and its sample accounting.
 #[derive(Debug)]
 pub struct Limits {
-    /// The most samples that may be in memory at once.
+    /// The most samples that may be in memory at once (as Prometheus counts them).
     pub max_samples: i64,
     /// When the query times out.
     pub deadline: Option<Instant>,
     /// Cancellation.
     pub cancel: CancelToken,
-    current: AtomicI64,
-    peak: AtomicI64,
+    accounting: Accounting,
 }
 
 impl Limits {
     /// Limits with the given maximum samples, deadline and token.
     pub fn new(max_samples: i64, deadline: Option<Instant>, cancel: CancelToken) -> Limits {
-        Limits { max_samples, deadline, cancel, current: AtomicI64::new(0), peak: AtomicI64::new(0) }
+        Limits { max_samples, deadline, cancel, accounting: Accounting::new(max_samples) }
     }
 
     /// Checks cancellation and the deadline.
@@ -70,22 +71,8 @@ impl Limits {
         Ok(())
     }
 
-    /// Adds `n` samples to the in-memory count (negative to release).
-    ///
-    /// # Errors
-    ///
-    /// [`EvalError::TooManySamples`] when the count goes over the limit.
-    pub fn add(&self, n: i64) -> Result<(), EvalError> {
-        let now = self.current.fetch_add(n, Ordering::Relaxed) + n;
-        self.peak.fetch_max(now, Ordering::Relaxed);
-        if n > 0 && now > self.max_samples {
-            return Err(EvalError::TooManySamples("query execution"));
-        }
-        Ok(())
-    }
-
-    /// The highest sample count seen.
-    pub fn peak(&self) -> i64 {
-        self.peak.load(Ordering::Relaxed)
+    /// The sample accounting operators report to.
+    pub fn accounting(&self) -> &Accounting {
+        &self.accounting
     }
 }

@@ -9,6 +9,7 @@
 //! Architecture invariants: operators never see the syntax tree; time was resolved by the
 //! planner; the only place that runs work in parallel is [`parallel`].
 
+pub mod accounting;
 mod aggregate;
 mod annotations;
 mod binary;

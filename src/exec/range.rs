@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::exec::accounting::{NodeAccount, point_size};
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::scalar::scalar_values;
 use crate::exec::select::load;
@@ -66,6 +67,9 @@ pub(crate) fn subquery_grid(sq: &Subquery, outer: Grid) -> Grid {
     Grid { start: s, end: end - sq.offset, interval: step }
 }
 
+/// Series of a matrix source and the sample account of a subquery's inner expression.
+pub(crate) type MatrixData = (Vec<SeriesMeta>, Vec<SeriesData>, Option<Arc<NodeAccount>>);
+
 /// Loads or computes the series of a matrix source over the whole time span an operator on
 /// `grid` needs: their labels (with the name-removal mark from a subquery) and points without
 /// staleness markers (a range selector's keep their start timestamps; a subquery's have none).
@@ -73,7 +77,7 @@ pub(crate) fn materialize<'a>(
     ctx: &'a ExecContext<'a>,
     source: &MatrixSource,
     grid: Grid,
-) -> Result<(Vec<SeriesMeta>, Vec<SeriesData>), EvalError> {
+) -> Result<MatrixData, EvalError> {
     match source {
         MatrixSource::Selector(m) => {
             let mut data = load(ctx, &m.selector, m.range)?;
@@ -92,24 +96,18 @@ pub(crate) fn materialize<'a>(
                     without_stale(&s.histograms, &s.histogram_st, |p| is_stale_nan(p.h.sum));
             }
             let meta = data.iter().map(|s| SeriesMeta::new(s.labels.clone())).collect();
-            Ok((meta, data))
+            Ok((meta, data, None))
         }
         MatrixSource::Subquery(sq) => {
             let inner = subquery_grid(sq, grid);
             let mut op = super::build(&sq.expr, inner, ctx)?;
+            // The inner expression's account, just finished by `build`.
+            let account = ctx.limits.accounting().take_last();
             let meta = op.series()?;
             let mut points: Vec<(Vec<FPoint>, Vec<HPoint>)> = vec![(Vec::new(), Vec::new()); meta.len()];
-            // The subquery's points are held in memory until the outer function is done: they count
-            // against the sample limit while being collected.
-            let mut total = 0i64;
+            // The points collected count against the sample limit through the inner account.
             while let Some(batch) = op.next()? {
                 ctx.limits.check()?;
-                let n: i64 = batch.iter().map(|s| s.samples.len() as i64).sum();
-                total += n;
-                if let Err(e) = ctx.limits.add(n) {
-                    ctx.limits.add(-total)?;
-                    return Err(e);
-                }
                 for step in batch {
                     for s in step.samples {
                         let Some((floats, histograms)) = points.get_mut(s.id as usize) else { continue };
@@ -129,7 +127,6 @@ pub(crate) fn materialize<'a>(
                     }
                 }
             }
-            ctx.limits.add(-total)?;
             let data = meta
                 .iter()
                 .zip(points)
@@ -140,7 +137,7 @@ pub(crate) fn materialize<'a>(
                     ..SeriesData::default()
                 })
                 .collect();
-            Ok((meta.to_vec(), data))
+            Ok((meta.to_vec(), data, account))
         }
     }
 }
@@ -172,8 +169,12 @@ pub(crate) struct RangeOp<'a> {
     /// Per series, the sliding-window index of a float-only series when the function slides
     /// (see `functions::sliding`); empty otherwise.
     pub(crate) sliding: Vec<Option<SlidingIndex>>,
-    /// Per series, cursors for the window of each batch's first step (the sample-limit check).
+    /// Per series, cursors for the window bounds of the sample accounting.
     pub(crate) limit_cursors: Vec<[Cursor; 4]>,
+    /// The node's sample account (windows and outputs per series).
+    pub(crate) account: Arc<NodeAccount>,
+    /// Per series with histograms, prefix sums of their points' weights (sample accounting).
+    pub(crate) hist_weights: Vec<Vec<i64>>,
     /// Per series, whether the "might not be a counter" info was raised already.
     pub(crate) counter_noted: Vec<bool>,
 }
@@ -183,7 +184,11 @@ impl Operator for RangeOp<'_> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }
-        let (meta, mut data) = materialize(self.ctx, &self.source, self.grid)?;
+        let (meta, mut data, inner) = materialize(self.ctx, &self.source, self.grid)?;
+        self.account.set_series(data.len());
+        if let Some(inner) = inner {
+            self.account.set_subquery(inner);
+        }
         let st_fn = matches!(
             self.kind,
             RangeKind::Func(RangeFn::Rate | RangeFn::Irate | RangeFn::Increase | RangeFn::Resets)
@@ -263,8 +268,13 @@ impl Operator for RangeOp<'_> {
             .iter()
             .map(|&(t, _)| StepVector { t, samples: Vec::with_capacity(self.data.len()) })
             .collect();
+        let windows = self.window_weights(&steps, range + ext_lo, ext_hi);
+        let mut outputs = vec![0i64; self.data.len()];
         match self.kind {
             RangeKind::Absent => {
+                for (o, w) in outputs.iter_mut().zip(windows.chunks(steps.len().max(1))) {
+                    *o = w.iter().filter(|&&x| x > 0).count() as i64;
+                }
                 for (k, &(_, ref_t)) in steps.iter().enumerate() {
                     let any = self.data.iter().any(|s| {
                         let (f, h) = window(s, ref_t - range, ref_t);
@@ -279,26 +289,6 @@ impl Operator for RangeOp<'_> {
                 let work: usize =
                     self.data.iter().map(|s| s.floats.len() + s.histograms.len()).sum::<usize>()
                         * steps.len();
-                if self.limit_cursors.len() != self.data.len() {
-                    self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
-                }
-                let (lo_t, hi_t) = (steps[0].1 - range, steps[0].1);
-                let window_samples: i64 = self
-                    .data
-                    .iter()
-                    .zip(self.limit_cursors.iter_mut())
-                    .map(|(s, c)| {
-                        let f = c[1].seek(&s.floats, |p| p.t, hi_t) - c[0].seek(&s.floats, |p| p.t, lo_t);
-                        let h = if s.histograms.is_empty() {
-                            0
-                        } else {
-                            c[3].seek(&s.histograms, |p| p.t, hi_t) - c[2].seek(&s.histograms, |p| p.t, lo_t)
-                        };
-                        (f + h) as i64
-                    })
-                    .sum();
-                self.ctx.limits.add(window_samples)?;
-                self.ctx.limits.add(-window_samples)?;
                 let ids: Vec<usize> = (0..self.data.len()).collect();
                 let data = &self.data;
                 let all_sliding = &self.sliding;
@@ -405,9 +395,11 @@ impl Operator for RangeOp<'_> {
                             RangeOutput::None => {}
                             RangeOutput::Float(f) => {
                                 produced_float = true;
+                                outputs[id] += 1;
                                 batch[k].samples.push(Sample::float(id as u32, f));
                             }
                             RangeOutput::Histogram(h) => {
+                                outputs[id] += point_size(&h);
                                 batch[k].samples.push(Sample { id: id as u32, f: 0.0, h: Some(h) })
                             }
                         }
@@ -432,8 +424,55 @@ impl Operator for RangeOp<'_> {
             }
         }
         let _ = self.func_name;
+        self.account.record_windows(lo, steps.len(), &windows, &outputs)?;
         self.next_step = hi;
         Ok(Some(batch))
+    }
+}
+
+impl RangeOp<'_> {
+    /// Per series, the weight of its window `(ref_t - before, ref_t + after]` at each step
+    /// (Prometheus counts a histogram point by its size), series-major: `steps.len()` per series.
+    fn window_weights(&mut self, steps: &[(i64, i64)], before: i64, after: i64) -> Vec<i64> {
+        if self.limit_cursors.len() != self.data.len() {
+            self.limit_cursors = vec![[Cursor::default(); 4]; self.data.len()];
+            // Prefix sums of the histogram points' weights, for series that have histograms.
+            self.hist_weights = self
+                .data
+                .iter()
+                .map(|s| {
+                    let mut acc = 0;
+                    let mut w =
+                        Vec::with_capacity(s.histograms.len() + usize::from(!s.histograms.is_empty()));
+                    if !s.histograms.is_empty() {
+                        w.push(0);
+                    }
+                    for p in s.histograms.iter() {
+                        acc += point_size(&p.h);
+                        w.push(acc);
+                    }
+                    w
+                })
+                .collect();
+        }
+        let mut out = Vec::with_capacity(self.data.len() * steps.len());
+        for ((s, c), hw) in self.data.iter().zip(self.limit_cursors.iter_mut()).zip(self.hist_weights.iter())
+        {
+            for &(_, ref_t) in steps {
+                let (lo_t, hi_t) = (ref_t - before, ref_t + after);
+                let a = c[0].seek(&s.floats, |p| p.t, lo_t);
+                let f = c[1].seek(&s.floats, |p| p.t, hi_t).saturating_sub(a);
+                let h = if s.histograms.is_empty() {
+                    0
+                } else {
+                    let x = c[2].seek(&s.histograms, |p| p.t, lo_t);
+                    let y = c[3].seek(&s.histograms, |p| p.t, hi_t).max(x);
+                    hw.get(y).copied().unwrap_or(0) - hw.get(x).copied().unwrap_or(0)
+                };
+                out.push(f as i64 + h);
+            }
+        }
+        out
     }
 }
 

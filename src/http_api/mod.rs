@@ -288,6 +288,7 @@ impl Api {
             lookback_delta,
             deadline,
             cancel: ctx.cancel.clone(),
+            sample_stats: !p.get("stats").is_empty(),
         };
         let (result, stats) = self.engine.execute(&counting, &req).map_err(|e| match e {
             QueryError::Parse(_) | QueryError::Invalid(_) => Response::invalid("query", e),
@@ -536,9 +537,9 @@ fn unescape_name(name: &str) -> String {
 }
 
 /// The query statistics object of `stats=all`: Prometheus's `timings` (seconds) and `samples`.
-/// `totalQueryableSamples` and `samplesRead` both count the samples the store returned to the
-/// query's selectors (Prometheus counts the former once per step that uses a sample);
-/// `peakSamples` is the most samples held at once.
+/// `totalQueryableSamples` and `peakSamples` are Prometheus's numbers (see
+/// [`accounting`](crate::exec::accounting)); `samplesRead` counts the samples the store returned
+/// to the query's selectors.
 fn stats_json(stats: &QueryStats, queue: Duration, total: Duration, read: u64) -> String {
     format!(
         concat!(
@@ -551,7 +552,7 @@ fn stats_json(stats: &QueryStats, queue: Duration, total: Duration, read: u64) -
         stats.inner_eval.as_secs_f64(),
         queue.as_secs_f64(),
         total.as_secs_f64(),
-        read,
+        stats.total_samples,
         read,
         stats.peak_samples
     )

@@ -92,9 +92,8 @@ pub(crate) struct Dense<'c, 'a> {
     ctx: &'c ExecContext<'a>,
     grid: Grid,
     notes: Vec<Note>,
-    /// Per range-function node: the samples of the window of each batch's first step (what the
-    /// operator path checks against the sample limit).
-    windows: Vec<Vec<i64>>,
+    /// Points and series loaded by the selectors so far (for the sample-limit bound).
+    loaded: (i64, i64),
     /// The pre-order number of the next node evaluated.
     next_node: usize,
 }
@@ -105,7 +104,7 @@ pub(crate) fn evaluate(ctx: &ExecContext<'_>, root: &Node, grid: Grid, instant: 
     if root.value_type() != ValueType::Vector || !supported(root) {
         return None;
     }
-    let mut d = Dense { ctx, grid, notes: Vec::new(), windows: Vec::new(), next_node: 0 };
+    let mut d = Dense { ctx, grid, notes: Vec::new(), loaded: (0, 0), next_node: 0 };
     let v = d.vector(root).ok()?;
     if instant && !v.ordered {
         return None;
@@ -124,7 +123,7 @@ pub(crate) fn evaluate(ctx: &ExecContext<'_>, root: &Node, grid: Grid, instant: 
         }
         out.push((labels, c.pts));
     }
-    d.settle_limits(&out).ok()?;
+    d.check_limit().ok()?;
     d.raise_notes();
     if instant {
         let t = grid.start;
@@ -392,35 +391,23 @@ impl Dense<'_, '_> {
         Ok(v)
     }
 
-    /// Checks the sample limit as the operator path would have (every range function's first
-    /// window of each batch on top of the output of the batches before, then the output), and
-    /// leaves the same count and peak behind; `Fallback` when the limit would be exceeded.
-    fn settle_limits(&self, out: &[(Labels, Vec<FPoint>)]) -> Res<()> {
-        let batches = self.grid.steps().div_ceil(STEPS_PER_BATCH).max(1);
-        let mut per_batch = vec![0i64; batches];
-        for (_, pts) in out {
-            let mut w = self.walk();
-            for p in pts {
-                per_batch[w.index(p.t) / STEPS_PER_BATCH] += 1;
-            }
-        }
-        let (mut done, mut peak) = (0i64, 0i64);
-        for (b, n) in per_batch.iter().enumerate() {
-            let window = self.windows.iter().filter_map(|w| w.get(b)).copied().max().unwrap_or(0);
-            peak = peak.max(done + window);
-            done += n;
-        }
-        peak = peak.max(done);
-        if peak > self.ctx.limits.max_samples {
-            return Err(Fallback);
-        }
-        if peak > done {
-            self.ctx.limits.add(peak)?;
-            self.ctx.limits.add(done - peak)?;
-        } else {
-            self.ctx.limits.add(done)?;
-        }
-        Ok(())
+    /// Counts the points and series a selector loaded.
+    fn hold(&mut self, data: &[crate::storage::SeriesData]) {
+        self.loaded.0 += data.iter().map(|s| s.floats.len() as i64).sum::<i64>();
+        self.loaded.1 += data.len() as i64;
+    }
+
+    /// `Fallback` unless the query certainly stays within the sample limit as Prometheus counts
+    /// (see [`accounting`](crate::exec::accounting)): the operator path then decides exactly.
+    /// Prometheus holds at most every loaded point plus every node's output at once, and no
+    /// node this path evaluates returns more series than the selectors loaded plus one per
+    /// literal, so `loaded points + nodes x (loaded series + nodes) x steps` bounds its peak.
+    fn check_limit(&self) -> Res<()> {
+        let nodes = self.next_node.max(1) as i64;
+        let steps = self.grid.steps() as i64;
+        let bound =
+            (self.loaded.1 + nodes).saturating_mul(nodes).saturating_mul(steps).saturating_add(self.loaded.0);
+        if bound > self.ctx.limits.max_samples { Err(Fallback) } else { Ok(()) }
     }
 
     /// Raises the buffered annotations in the operator path's order.

@@ -6,7 +6,7 @@ use super::{Column, Dense, Fallback, Res};
 use crate::exec::call::absent_labels;
 use crate::exec::labels_ops::name_dropped;
 use crate::exec::range::{MatrixSource, materialize};
-use crate::exec::{Annotation, EvalError, STEPS_PER_BATCH, SeriesMeta};
+use crate::exec::{Annotation, EvalError, SeriesMeta};
 use crate::functions::sliding::{self, Cursor, SlidingIndex};
 use crate::functions::{RangeArgs, RangeFn, RangeOutput, StartTimestamps};
 use crate::model::{FPoint, METRIC_NAME};
@@ -60,10 +60,11 @@ pub(super) fn range_call(
     let (range, offset, at) = (m.range, m.selector.offset, m.selector.at);
     let ref_time = |k: usize| at.unwrap_or(grid.time(k)) - offset;
     let source = MatrixSource::Selector(m.clone());
-    let (meta, data) = materialize(d.ctx, &source, grid)?;
+    let (meta, data, _) = materialize(d.ctx, &source, grid)?;
     if data.iter().any(|s| !s.histograms.is_empty()) {
         return Err(Fallback);
     }
+    d.hold(&data);
     if name == "absent_over_time" {
         let mut cursors = vec![(Cursor::default(), Cursor::default()); data.len()];
         let mut pts = Vec::new();
@@ -94,18 +95,6 @@ pub(super) fn range_call(
     } else {
         (0, 0)
     };
-    // The sample-limit check of each batch's first window.
-    let batches = n.div_ceil(STEPS_PER_BATCH);
-    let mut windows = vec![0i64; batches];
-    for s in &data {
-        let (mut a, mut b) = (Cursor::default(), Cursor::default());
-        for (bi, w) in windows.iter_mut().enumerate() {
-            let ref_t = ref_time(bi * STEPS_PER_BATCH);
-            let lo = a.seek(&s.floats[..], |p| p.t, ref_t - range);
-            *w += (b.seek(&s.floats[..], |p| p.t, ref_t) - lo) as i64;
-        }
-    }
-    d.windows.push(windows);
     let slides = sliding::slides(func) && !anchored && !smoothed;
     let arg = |i: usize, k: usize| scalars.get(i).map_or(f64::NAN, |v: &Vec<f64>| v[k]);
     let per_series = data.iter().map(|s| s.floats.len()).sum::<usize>() / data.len().max(1) * n.max(1);

@@ -33,6 +33,7 @@ pub(super) fn vector_selector(
     if data.iter().any(|s| !s.histograms.is_empty()) {
         return Err(Fallback);
     }
+    d.hold(&data);
     let grid = d.grid;
     let (at, offset, lookback) = (sel.at, sel.offset, d.ctx.lookback);
     let delayed = d.ctx.delayed_name_removal;
