@@ -147,6 +147,24 @@ pub struct QueryRequest<'a> {
     pub sample_stats: bool,
 }
 
+impl<'a> QueryRequest<'a> {
+    /// A request with the engine's defaults: its lookback delta and timeout, no cancellation
+    /// from outside, no sample statistics.
+    pub fn new(expr: &'a Expr, text: &'a str, start: i64, end: i64, step: i64) -> QueryRequest<'a> {
+        QueryRequest {
+            expr,
+            text,
+            start,
+            end,
+            step,
+            lookback_delta: None,
+            deadline: None,
+            cancel: CancelToken::default(),
+            sample_stats: false,
+        }
+    }
+}
+
 /// What one query cost, as far as the engine counts it: the basis of the HTTP API's `stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueryStats {

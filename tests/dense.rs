@@ -56,17 +56,7 @@ fn outcome(
         Ok(e) => e,
         Err(e) => return (format!("parse error {e}"), false),
     };
-    let req = QueryRequest {
-        expr: &parsed,
-        text: expr,
-        start,
-        end,
-        step,
-        lookback_delta: None,
-        deadline: None,
-        cancel: Default::default(),
-        sample_stats: false,
-    };
+    let req = QueryRequest::new(&parsed, expr, start, end, step);
     match engine.execute(store, &req) {
         Ok((r, stats)) => {
             (format!("{}\nwarnings {:?}\ninfos {:?}", canonical(&r.value), r.warnings, r.infos), stats.dense)
@@ -167,17 +157,7 @@ impl Counting {
         step: i64,
     ) -> Result<QueryOutput, String> {
         let parsed: Expr = self.engine.parse(expr)?;
-        let req = QueryRequest {
-            expr: &parsed,
-            text: expr,
-            start,
-            end,
-            step,
-            lookback_delta: None,
-            deadline: None,
-            cancel: Default::default(),
-            sample_stats: false,
-        };
+        let req = QueryRequest::new(&parsed, expr, start, end, step);
         let (r, stats): (_, QueryStats) = self.engine.execute(store, &req).map_err(|e| e.to_string())?;
         self.all.fetch_add(1, Ordering::Relaxed);
         if stats.dense {

@@ -168,6 +168,28 @@ mod tests {
         v.iter().enumerate().map(|(i, &f)| FPoint { t: i as i64 * 10_000, f }).collect()
     }
 
+    /// Asserts that the index answers the window `floats[a..b]` bit for bit as the plain
+    /// window evaluation does.
+    fn check_window(ix: &SlidingIndex, func: RangeFn, floats: &[FPoint], a: usize, b: usize) {
+        let args = RangeArgs {
+            range_start: floats[a].t - 1,
+            range_end: floats[b - 1].t + 3_000,
+            step_time: floats[b - 1].t + 3_000,
+            range: floats[b - 1].t + 3_001 - floats[a].t,
+            scalar: f64::NAN,
+            scalar2: f64::NAN,
+            anchored: false,
+            smoothed: false,
+        };
+        let want = func.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
+        let got = ix.eval(func, floats, a, b, &args);
+        let same = match (&want, &got) {
+            (RangeOutput::Float(x), RangeOutput::Float(y)) => x.to_bits() == y.to_bits(),
+            _ => want == got,
+        };
+        assert!(same, "{func:?} {a}..{b}: {want:?} vs {got:?}");
+    }
+
     #[test]
     fn matches_the_window_evaluation() {
         let floats = pts(&[1.0, 3.0, 2.0, 2.0, 7.0, 0.5, 0.5, f64::NAN, f64::NAN, 4.0, 1.0, 9.0]);
@@ -175,23 +197,7 @@ mod tests {
             let ix = SlidingIndex::new(&floats);
             for a in 0..floats.len() {
                 for b in a + 1..=floats.len() {
-                    let args = RangeArgs {
-                        range_start: floats[a].t - 1,
-                        range_end: floats[b - 1].t + 3_000,
-                        step_time: floats[b - 1].t + 3_000,
-                        range: floats[b - 1].t + 3_001 - floats[a].t,
-                        scalar: f64::NAN,
-                        scalar2: f64::NAN,
-                        anchored: false,
-                        smoothed: false,
-                    };
-                    let want = func.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
-                    let got = ix.eval(func, &floats, a, b, &args);
-                    let same = match (&want, &got) {
-                        (RangeOutput::Float(x), RangeOutput::Float(y)) => x.to_bits() == y.to_bits(),
-                        _ => want == got,
-                    };
-                    assert!(same, "{func:?} {a}..{b}: {want:?} vs {got:?}");
+                    check_window(&ix, func, &floats, a, b);
                 }
             }
         }
@@ -210,23 +216,7 @@ mod tests {
             for func in [RangeFn::Rate, RangeFn::Changes, RangeFn::Resets] {
                 for a in (0..n - base).step_by(5) {
                     for b in (a + 1..=n - base).step_by(3) {
-                        let args = RangeArgs {
-                            range_start: floats[a].t - 1,
-                            range_end: floats[b - 1].t + 3_000,
-                            step_time: floats[b - 1].t + 3_000,
-                            range: floats[b - 1].t + 3_001 - floats[a].t,
-                            scalar: f64::NAN,
-                            scalar2: f64::NAN,
-                            anchored: false,
-                            smoothed: false,
-                        };
-                        let want = func.eval(&floats[a..b], &[], &args, "x", &mut Vec::new()).unwrap();
-                        let got = ix.eval(func, floats, a, b, &args);
-                        let same = match (&want, &got) {
-                            (RangeOutput::Float(x), RangeOutput::Float(y)) => x.to_bits() == y.to_bits(),
-                            _ => want == got,
-                        };
-                        assert!(same, "{func:?} base {base} {a}..{b}: {want:?} vs {got:?}");
+                        check_window(&ix, func, floats, a, b);
                     }
                 }
             }
